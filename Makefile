@@ -1,0 +1,337 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Makefile: the AWE emulation subsystem (core, client library, server, tests, benchmarks).
+#
+#   make                  build everything (quiet; V=1 shows commands)
+#   make check            build and run every unit test and the conformance tests
+#   make valgrind         the same test binaries under memcheck (CK_FORK=no)
+#   make racecheck        the unit tests built with ThreadSanitizer
+#   make sanitize         the unit tests built with AddressSanitizer + UBSan
+#   make bench            build and run every benchmark (a few minutes): the table in
+#                         benchmarks/results/latest.tsv, the map plot beside it (gnuplot)
+#   make bench-quick      the same with reduced sizes, in under a minute (plot if gnuplot is there)
+#   make install          prefix=/usr/local DESTDIR= ; make uninstall ; make clean
+#   make winetests-mingw  the conformance tests for Windows (build/mingw/awe_test.exe)
+#
+# CFLAGS belongs to the user; mandatory flags are added with override.  WERROR=1 (CI) turns
+# warnings into errors.  SANITIZE=thread|address,undefined builds an instrumented tree in
+# $(BUILDDIR)/<sanitizer>/ (used by racecheck and sanitize); BUILDDIR defaults to build.
+
+prefix       ?= /usr/local
+exec_prefix  ?= $(prefix)
+bindir       ?= $(exec_prefix)/bin
+libdir       ?= $(exec_prefix)/lib
+includedir   ?= $(prefix)/include
+pkgconfigdir ?= $(libdir)/pkgconfig
+
+CFLAGS  ?= -O2 -g
+LDFLAGS ?=
+WERROR  ?= 0
+SANITIZE ?=
+V       ?= 0
+
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
+
+VERSION := 0.1.0
+SOVERSION := 0
+
+override CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+                   -Wpointer-arith -Wno-unused-parameter -fPIC -pthread -I. -Iinclude \
+                   -D_GNU_SOURCE -MMD -MP $(CHECK_CFLAGS)
+override LDFLAGS += -pthread
+ifeq ($(WERROR),1)
+override CFLAGS += -Werror
+endif
+
+comma := ,
+BUILDDIR ?= build
+ifneq ($(SANITIZE),)
+B := $(BUILDDIR)/$(subst $(comma),-,$(SANITIZE))
+override CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -O1
+override LDFLAGS += -fsanitize=$(SANITIZE)
+else
+B := $(BUILDDIR)
+endif
+
+ifeq ($(V),1)
+Q :=
+quiet = @true
+else
+Q := @
+quiet = @printf '  %-8s %s\n' '$(1)' '$(2)';
+endif
+
+# ---- sources -------------------------------------------------------------------------------
+
+CORE_SRCS    := $(sort $(wildcard awe/*.c))
+NTDLL_SRCS   := $(sort $(wildcard ntdll_side/*.c))
+LIB_SRCS     := $(CORE_SRCS) $(NTDLL_SRCS)
+LIB_OBJS     := $(LIB_SRCS:%.c=$(B)/%.o)
+
+CORE_HEADERS := $(sort $(wildcard awe/*.h))
+PUB_HEADERS  := $(sort $(wildcard include/*.h))
+
+LIB_A        := $(B)/libawe.a
+LIB_SO       := $(B)/libawe.so.$(SOVERSION)
+VERSION_SCRIPT := awe/libawe.map
+
+# Unit tests: every <component>/tests/check_<module>.c defines Suite *<module>_suite(void);
+# one runner per component collects them (build/<component>/tests/check_<component>).
+COMPONENTS   := $(patsubst %/tests/,%,$(sort $(dir $(wildcard */tests/check_*.c))))
+RUNNERS      := $(foreach c,$(COMPONENTS),$(B)/$(c)/tests/check_$(c))
+
+# Conformance tests: winetests/<name>.c with START_TEST(<name>), linked into one program.
+WINETEST_SRCS := $(sort $(filter-out winetests/testlist.c,$(wildcard winetests/*.c)))
+WINETEST_BIN  := $(B)/winetests/awe_test
+
+SERVER_SRCS  := $(sort $(wildcard server_side/*.c))
+SERVER_BIN   := $(B)/server_side/awe-server
+
+DEMO_SRCS    := $(sort $(wildcard demo/*.c))
+DEMO_BINS    := $(DEMO_SRCS:%.c=$(B)/%)
+
+BENCH_SRCS   := $(sort $(wildcard benchmarks/*.c))
+BENCH_BINS   := $(BENCH_SRCS:%.c=$(B)/%)
+
+# ---- top-level targets ---------------------------------------------------------------------
+
+.PHONY: all check check-unit check-conformance valgrind racecheck sanitize bench bench-quick demo \
+        run install uninstall clean distclean
+
+all: $(LIB_A) $(LIB_SO) $(SERVER_BIN) $(RUNNERS) $(WINETEST_BIN) $(DEMO_BINS) $(BENCH_BINS)
+
+check: check-unit check-conformance
+
+# Tests find the server they start (and the one the library starts) here.
+TEST_ENV = AWE_SERVER=$(abspath $(SERVER_BIN))
+
+check-unit: $(RUNNERS) $(SERVER_BIN)
+	$(Q)set -e; for r in $(RUNNERS); do echo "== $$r"; $(TEST_ENV) $$r; done
+
+check-conformance: $(WINETEST_BIN) $(SERVER_BIN)
+	$(Q)echo "== $(WINETEST_BIN)"; dir=$$(mktemp -d); chmod 700 $$dir; \
+	    $(TEST_ENV) AWE_SERVER_DIR=$$dir $(WINETEST_BIN); rc=$$?; rm -rf $$dir; exit $$rc
+
+VALGRIND ?= valgrind
+VALGRIND_FLAGS := --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+                  --show-leak-kinds=definite --track-origins=yes --child-silent-after-fork=yes
+
+valgrind: $(RUNNERS) $(WINETEST_BIN) $(SERVER_BIN)
+	$(Q)set -e; dir=$$(mktemp -d); chmod 700 $$dir; trap 'rm -rf $$dir' EXIT; \
+	for r in $(RUNNERS) $(WINETEST_BIN); do \
+	    echo "== valgrind $$r"; \
+	    CK_FORK=no AWE_UNDER_VALGRIND=1 AWE_SERVER_DIR=$$dir $(TEST_ENV) \
+	        $(VALGRIND) $(VALGRIND_FLAGS) $$r; \
+	done; \
+	echo "== valgrind $(SERVER_BIN) over the conformance run"; \
+	sdir=$$(mktemp -d); chmod 700 $$sdir; \
+	$(VALGRIND) $(VALGRIND_FLAGS) $(SERVER_BIN) --foreground --exit-delay=1 --dir=$$sdir & spid=$$!; \
+	for i in $$(seq 100); do test -S $$sdir/socket && break; sleep 0.1; done; \
+	AWE_SERVER_DIR=$$sdir $(TEST_ENV) $(WINETEST_BIN) > /dev/null || { kill $$spid; exit 1; }; \
+	wait $$spid; rc=$$?; rm -rf $$sdir; \
+	if [ $$rc != 0 ]; then echo "awe-server: memcheck errors (exit $$rc)"; exit 1; fi; \
+	echo "awe-server: no memcheck errors" 
+
+# ThreadSanitizer: every unit test, instrumented.  Address randomisation is disabled for the
+# run because this kernel's mmap layout can collide with TSan's fixed shadow ranges.
+racecheck:
+	$(Q)$(MAKE) --no-print-directory SANITIZE=thread $(BUILDDIR)/thread/server_side/awe-server \
+	    $(foreach c,$(COMPONENTS),$(BUILDDIR)/thread/$(c)/tests/check_$(c))
+	$(Q)set -e; for c in $(COMPONENTS); do \
+	    echo "== tsan $(BUILDDIR)/thread/$$c/tests/check_$$c"; \
+	    TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1" AWE_UNDER_TSAN=1 \
+	        AWE_SERVER=$(abspath $(BUILDDIR)/thread/server_side/awe-server) \
+	        setarch $$(uname -m) -R $(BUILDDIR)/thread/$$c/tests/check_$$c; \
+	done
+
+sanitize:
+	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined \
+	    $(BUILDDIR)/address-undefined/server_side/awe-server \
+	    $(foreach c,$(COMPONENTS),$(BUILDDIR)/address-undefined/$(c)/tests/check_$(c)) \
+	    $(BUILDDIR)/address-undefined/winetests/awe_test
+	$(Q)set -e; for r in $(foreach c,$(COMPONENTS),$(BUILDDIR)/address-undefined/$(c)/tests/check_$(c)) \
+	        $(BUILDDIR)/address-undefined/winetests/awe_test; do \
+	    echo "== asan+ubsan $$r"; \
+	    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	        AWE_SERVER=$(abspath $(BUILDDIR)/address-undefined/server_side/awe-server) $$r; \
+	done
+
+demo: $(DEMO_BINS)
+
+run: $(DEMO_BINS) $(SERVER_BIN)
+	$(Q)set -e; for d in $(DEMO_BINS); do $(TEST_ENV) $$d; done
+
+# Every benchmark appends its rows (medians; costs, lower is better) to one table, whose header
+# is written here; then the map rows are plotted.  Benchmarks start private servers.
+BENCH_TSV    := benchmarks/results/latest.tsv
+BENCH_PLOTS  := benchmarks/results/map_throughput.svg benchmarks/results/map_throughput.png
+BENCH_HEADER := case\tunit\tours\tfloor\tnaive\tours_over_floor\tnaive_over_ours
+
+# $(1): extra options for every benchmark
+define run_benchmarks
+	$(Q)mkdir -p $(dir $(BENCH_TSV)) && printf '$(BENCH_HEADER)\n' > $(BENCH_TSV)
+	$(Q)set -e; for b in $(BENCH_BINS); do echo "== $$b $(1)"; $(TEST_ENV) $$b $(1) --tsv $(BENCH_TSV); done
+endef
+
+define plot_benchmarks
+	$(call quiet,GNUPLOT,$(word 1,$(BENCH_PLOTS)))
+	$(Q)gnuplot -e "tsv='$(BENCH_TSV)'; out='$(word 1,$(BENCH_PLOTS))'" benchmarks/plot_map.gp
+	$(call quiet,GNUPLOT,$(word 2,$(BENCH_PLOTS)))
+	$(Q)gnuplot -e "tsv='$(BENCH_TSV)'; out='$(word 2,$(BENCH_PLOTS))'" benchmarks/plot_map.gp
+endef
+
+bench: $(BENCH_BINS) $(SERVER_BIN)
+	$(call run_benchmarks,)
+	$(Q)command -v gnuplot > /dev/null 2>&1 || { echo "  APT      gnuplot-nox (for the plot)"; \
+	    export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq gnuplot-nox > /dev/null 2>&1 || \
+	    { apt-get update -qq > /dev/null && apt-get install -y -qq gnuplot-nox > /dev/null; }; }
+	$(plot_benchmarks)
+
+bench-quick: $(BENCH_BINS) $(SERVER_BIN)
+	$(call run_benchmarks,--quick)
+	$(if $(shell command -v gnuplot 2> /dev/null),$(plot_benchmarks),@echo "bench-quick: no gnuplot, no plot (make bench installs it)")
+
+# ---- libraries -----------------------------------------------------------------------------
+
+$(LIB_A): $(LIB_OBJS)
+	$(call quiet,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(LIB_SO): $(LIB_OBJS) $(VERSION_SCRIPT)
+	$(call quiet,LD,$@)
+	$(Q)$(CC) -shared -Wl,-soname,libawe.so.$(SOVERSION) -Wl,--version-script=$(VERSION_SCRIPT) \
+	    $(LDFLAGS) -o $@ $(LIB_OBJS) -ldl
+	$(Q)ln -sf libawe.so.$(SOVERSION) $(B)/libawe.so
+
+# The .pc file records the install paths, so it is written at install time.
+PC_SED := -e 's|@prefix@|$(prefix)|g' -e 's|@libdir@|$(libdir)|g' \
+          -e 's|@includedir@|$(includedir)|g' -e 's|@VERSION@|$(VERSION)|g'
+
+# ---- objects -------------------------------------------------------------------------------
+
+$(B)/ntdll_side/server.o: CPPFLAGS += -DAWE_BINDIR='"$(bindir)"'
+
+$(B)/%.o: %.c
+	$(call quiet,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+# ---- unit test runners ---------------------------------------------------------------------
+
+# $(1) = component: its runner links every check_*.o of the component with the shared main.
+define runner_rules
+$(1)_TEST_SRCS := $$(sort $$(wildcard $(1)/tests/check_*.c))
+$(1)_TEST_OBJS := $$($(1)_TEST_SRCS:%.c=$(B)/%.o) $(B)/$(1)/tests/runner_main.o
+
+$(B)/$(1)/tests/suites.h: $$($(1)_TEST_SRCS) Makefile
+	$$(call quiet,GEN,$$@)
+	$$(Q)mkdir -p $$(@D) && for f in $$($(1)_TEST_SRCS); do \
+	    n=$$$${f##*/check_}; echo "AWE_SUITE($$$${n%.c})"; done > $$@.tmp && mv $$@.tmp $$@
+
+$(B)/$(1)/tests/runner_main.o: awe/tests/runner_main.c $(B)/$(1)/tests/suites.h
+	$$(call quiet,CC,$$@)
+	$$(Q)$$(CC) $$(CPPFLAGS) $$(CFLAGS) -I$(B)/$(1)/tests \
+	    -DAWE_COMPONENT='"$(1)"' -c -o $$@ $$<
+
+$(B)/$(1)/tests/check_$(1): $$($(1)_TEST_OBJS) $(LIB_A)
+	$$(call quiet,LD,$$@)
+	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$($(1)_TEST_OBJS) $(LIB_A) $$(CHECK_LIBS)
+endef
+$(foreach c,$(COMPONENTS),$(eval $(call runner_rules,$(c))))
+
+# ---- conformance tests ---------------------------------------------------------------------
+
+$(B)/winetests/testlist.c: $(WINETEST_SRCS) Makefile
+	$(call quiet,GEN,$@)
+	$(Q)mkdir -p $(@D) && { \
+	    echo '/* Generated by the Makefile from the winetests sources; do not edit. */'; \
+	    echo '#define STANDALONE'; echo '#include "winetests/test.h"'; \
+	    for f in $(WINETEST_SRCS); do n=$${f##*/}; echo "extern void func_$${n%.c}(void);"; done; \
+	    echo 'const struct test winetest_testlist[] = {'; \
+	    for f in $(WINETEST_SRCS); do n=$${f##*/}; echo "    { \"$${n%.c}\", func_$${n%.c} },"; done; \
+	    echo '    { 0, 0 }'; echo '};'; } > $@.tmp && mv $@.tmp $@
+
+$(B)/winetests/testlist.o: $(B)/winetests/testlist.c
+	$(call quiet,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(WINETEST_BIN): $(WINETEST_SRCS:%.c=$(B)/%.o) $(B)/winetests/testlist.o $(LIB_A)
+	$(call quiet,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB_A)
+
+# ---- conformance tests for Windows ---------------------------------------------------------
+
+# make winetests-mingw: the same tests built by mingw-w64 against the Windows SDK headers into
+# $(BUILDDIR)/mingw/awe_test.exe, to run on Windows.  Without the cross compiler it says so.
+MINGW_CC     ?= x86_64-w64-mingw32-gcc
+MINGW_DIR    := $(BUILDDIR)/mingw
+MINGW_BIN    := $(MINGW_DIR)/awe_test.exe
+MINGW_OBJS   := $(WINETEST_SRCS:%.c=$(MINGW_DIR)/%.o) $(MINGW_DIR)/winetests/testlist.o
+MINGW_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Wshadow -Wstrict-prototypes \
+                -Wmissing-prototypes -Wpointer-arith -Wno-unused-parameter -I. -MMD -MP \
+                $(if $(filter 1,$(WERROR)),-Werror)
+
+.PHONY: winetests-mingw
+ifneq ($(shell command -v $(MINGW_CC) 2>/dev/null),)
+winetests-mingw: $(MINGW_BIN)
+else
+winetests-mingw:
+	@echo "winetests-mingw: $(MINGW_CC) not found, Windows build skipped"
+endif
+
+$(MINGW_DIR)/winetests/%.o: winetests/%.c
+	$(call quiet,MINGWCC,$@)
+	$(Q)mkdir -p $(@D) && $(MINGW_CC) $(MINGW_CFLAGS) -c -o $@ $<
+
+$(MINGW_DIR)/winetests/testlist.o: $(B)/winetests/testlist.c
+	$(call quiet,MINGWCC,$@)
+	$(Q)mkdir -p $(@D) && $(MINGW_CC) $(MINGW_CFLAGS) -c -o $@ $<
+
+$(MINGW_BIN): $(MINGW_OBJS)
+	$(call quiet,MINGWLD,$@)
+	$(Q)$(MINGW_CC) -o $@ $^ -lntdll
+
+# ---- programs ------------------------------------------------------------------------------
+
+$(B)/demo/%: $(B)/demo/%.o $(LIB_A)
+	$(call quiet,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+
+$(B)/benchmarks/%: $(B)/benchmarks/%.o $(LIB_A)
+	$(call quiet,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lm
+
+$(SERVER_BIN): $(SERVER_SRCS:%.c=$(B)/%.o) $(LIB_A)
+	$(call quiet,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+
+# ---- install -------------------------------------------------------------------------------
+
+install: $(LIB_A) $(LIB_SO) $(SERVER_BIN)
+	$(call quiet,INSTALL,$(DESTDIR)$(prefix))
+	$(Q)install -d $(DESTDIR)$(bindir) $(DESTDIR)$(libdir) $(DESTDIR)$(includedir)/awe $(DESTDIR)$(pkgconfigdir)
+	$(Q)install -m 755 $(SERVER_BIN) $(DESTDIR)$(bindir)/awe-server
+	$(Q)install -m 644 $(LIB_A) $(DESTDIR)$(libdir)/libawe.a
+	$(Q)install -m 755 $(LIB_SO) $(DESTDIR)$(libdir)/libawe.so.$(SOVERSION)
+	$(Q)ln -sf libawe.so.$(SOVERSION) $(DESTDIR)$(libdir)/libawe.so
+	$(Q)install -m 644 $(CORE_HEADERS) $(DESTDIR)$(includedir)/awe/
+	$(Q)$(if $(PUB_HEADERS),install -m 644 $(PUB_HEADERS) $(DESTDIR)$(includedir)/)
+	$(Q)sed $(PC_SED) awe.pc.in > $(DESTDIR)$(pkgconfigdir)/awe.pc && chmod 644 $(DESTDIR)$(pkgconfigdir)/awe.pc
+
+uninstall:
+	$(call quiet,RM,$(DESTDIR)$(prefix))
+	$(Q)rm -f $(DESTDIR)$(bindir)/awe-server $(DESTDIR)$(libdir)/libawe.a $(DESTDIR)$(libdir)/libawe.so \
+	    $(DESTDIR)$(libdir)/libawe.so.$(SOVERSION) $(DESTDIR)$(pkgconfigdir)/awe.pc \
+	    $(addprefix $(DESTDIR)$(includedir)/awe/,$(notdir $(CORE_HEADERS))) \
+	    $(addprefix $(DESTDIR)$(includedir)/,$(notdir $(PUB_HEADERS)))
+	$(Q)rmdir $(DESTDIR)$(includedir)/awe 2>/dev/null || true
+
+clean:
+	$(call quiet,CLEAN,$(BUILDDIR))
+	$(Q)rm -rf $(BUILDDIR)
+
+distclean: clean
+
+# Objects of single-file programs are intermediate to make; keep them between builds.
+.SECONDARY:
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

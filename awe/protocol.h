@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The client/server protocol, declared once.
+ *
+ * Each request is one SOCK_SEQPACKET message: a fixed part (header + fields) and, for some, a
+ * variable part after it.  The reply is one message of the same shape.  Every field has a fixed
+ * width; padding is explicit and must be zero.  Both sides expand the tables below: the
+ * structures, the server's dispatch table and the server's -d trace all come from them, so
+ * they cannot drift apart (docs/design.md section 9 argues for this over a generator). */
+
+#ifndef __AWE_PROTOCOL_H
+#define __AWE_PROTOCOL_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include "status.h"
+
+#define AWE_PROTOCOL_VERSION 1
+#define AWE_MAX_MESSAGE      (64 * 1024)     /* whole message, fixed + variable part */
+
+/* Field types: F(type, name) in the tables below; each maps to a C type and a trace format. */
+typedef uint32_t awe_u32;
+typedef uint64_t awe_u64;
+typedef uint32_t awe_handle;      /* object handle, multiple of 4; 0xffffffff = current process */
+typedef uint32_t awe_access;      /* access mask */
+typedef uint32_t awe_pad;         /* must be zero */
+
+#define AWE_CURRENT_PROCESS 0xffffffffu
+
+/* Object types in the published handle tables (struct awe_handle_entry.type). */
+#define AWE_OBJECT_PROCESS 1
+#define AWE_OBJECT_TOKEN   2
+
+/* A run of frames in a variable part. */
+struct awe_wire_run
+{
+    uint32_t start;               /* first frame index */
+    uint32_t count;
+};
+
+/* A run of consecutive PFN values as a caller passed them (valid or not). */
+struct awe_wire_pfn_run
+{
+    uint64_t first;
+    uint64_t count;
+};
+
+/* A privilege in adjust_privileges. */
+struct awe_wire_privilege
+{
+    uint32_t luid;                /* low part; high part is always 0 */
+    uint32_t attributes;          /* SE_PRIVILEGE_* */
+};
+
+/* One process in get_status. */
+struct awe_wire_process_status
+{
+    uint32_t pid;
+    uint32_t tag;
+    uint64_t frames_allocated;    /* owned frames */
+    uint64_t frames_quarantined;  /* freed by another process, waiting for the owner to unmap */
+    uint64_t frames_locked;       /* backed by locked memory */
+    uint64_t memfd_frames;        /* memfd size in frames */
+    uint64_t mapped_pages;        /* from the client's usage page (informational) */
+    uint64_t vmas;                /* from the client's usage page (informational) */
+};
+
+/* ---- the requests: X(name, request fields, reply fields) -----------------------------------
+ *
+ * init_process        first request of a process; the reply carries six descriptors: the
+ *                     process's frame memfd (read/write), its frame table (read-only), its
+ *                     usage page (read/write, informational, never trusted) and its handle
+ *                     table (read-only; the handle_* fields are its slab geometry), the
+ *                     eventfd it signals after acknowledging in its usage page, and the
+ *                     pool of its two sync objects (read/write; sync_* fields): the AWE lock
+ *                     (a mutex, object id sync_id) and the unmap notification (an auto-reset
+ *                     event, sync_id + 1), whose generations are in the frame table.
+ * allocate_pages      AllocateUserPhysicalPages after the caller's pointers were probed; reply:
+ *                     the frames as runs (variable part), in the target's tag.  more = 1 when the
+ *                     reply filled up before count frames were found (ask again).
+ * free_pages          FreeUserPhysicalPages; variable part: the caller's array as runs of
+ *                     consecutive values.  freed counts entries in array order.  Through the
+ *                     current-process pseudo-handle the frames are released at once (the client
+ *                     unmapped them first); through any other handle they are quarantined until
+ *                     their owner acknowledges that it unmapped them (see the usage page), and
+ *                     the reply waits for that acknowledgement, so the pages are unmapped when
+ *                     Free returns.  When the owner is the caller itself (a real handle to
+ *                     itself), the reply comes at once with quarantined = 1 and the caller
+ *                     unmaps and acknowledges before returning.
+ * open_process        OpenProcess( access, pid ).
+ * close_handle        CloseHandle.
+ * open_token          OpenProcessToken: a token handle for the process.
+ * adjust_privileges   AdjustTokenPrivileges; variable part: privileges; reply variable part:
+ *                     their previous states.
+ * get_status          the status display: reply variable part is awe_wire_process_status[]. */
+
+#define AWE_REQ_init_process(F)       F(awe_u32, version) F(awe_pad, pad)
+#define AWE_REPLY_init_process(F)     F(awe_u32, tag) F(awe_u32, index_bits) F(awe_u32, tag_bits) \
+                                      F(awe_u32, server_pid) F(awe_u64, frame_table_size) \
+                                      F(awe_u32, handle_slot_size) F(awe_u32, handle_max_slots) \
+                                      F(awe_u32, handle_block_size) F(awe_u32, handle_flags) \
+                                      F(awe_u32, sync_slot_size) F(awe_u32, sync_max_slots) \
+                                      F(awe_u32, sync_block_size) F(awe_u32, sync_flags) \
+                                      F(awe_u64, sync_id) F(awe_u32, lock_slot) F(awe_u32, notify_slot)
+
+#define AWE_REQ_allocate_pages(F)     F(awe_handle, process) F(awe_pad, pad) F(awe_u64, count)
+#define AWE_REPLY_allocate_pages(F)   F(awe_u64, count) F(awe_u32, tag) F(awe_u32, more)
+
+#define AWE_REQ_free_pages(F)         F(awe_handle, process) F(awe_pad, pad)
+#define AWE_REPLY_free_pages(F)       F(awe_u64, freed) F(awe_u32, quarantined) F(awe_pad, pad)
+
+#define AWE_REQ_open_process(F)       F(awe_u32, pid) F(awe_access, access)
+#define AWE_REPLY_open_process(F)     F(awe_handle, handle) F(awe_pad, pad)
+
+#define AWE_REQ_close_handle(F)       F(awe_handle, handle) F(awe_pad, pad)
+#define AWE_REPLY_close_handle(F)
+
+#define AWE_REQ_open_token(F)         F(awe_handle, process) F(awe_access, access)
+#define AWE_REPLY_open_token(F)       F(awe_handle, handle) F(awe_pad, pad)
+
+#define AWE_REQ_adjust_privileges(F)  F(awe_handle, token) F(awe_u32, disable_all)
+#define AWE_REPLY_adjust_privileges(F) F(awe_u32, not_all_assigned) F(awe_pad, pad)
+
+#define AWE_REQ_get_status(F)         F(awe_pad, pad) F(awe_pad, pad2)
+#define AWE_REPLY_get_status(F)       F(awe_u32, flags) F(awe_u32, processes) F(awe_u64, quota_frames)
+
+#define AWE_REQUESTS(X) \
+    X(init_process) \
+    X(allocate_pages) \
+    X(free_pages) \
+    X(open_process) \
+    X(close_handle) \
+    X(open_token) \
+    X(adjust_privileges) \
+    X(get_status)
+
+/* get_status flags */
+#define AWE_STATUS_UNLOCKED 0x1   /* the operator chose best-effort unlocked operation */
+
+/* ---- wire structures --------------------------------------------------------------------- */
+
+struct awe_request_header
+{
+    uint32_t req;                 /* enum awe_request */
+    uint32_t size;                /* whole message in bytes */
+};
+
+struct awe_reply_header
+{
+    NTSTATUS status;
+    uint32_t size;                /* whole message in bytes */
+};
+
+enum awe_request
+{
+#define AWE_ENUM(name) AWE_REQ_##name,
+    AWE_REQUESTS(AWE_ENUM)
+#undef AWE_ENUM
+    AWE_REQ_COUNT
+};
+
+/* Requests that may carry a variable part after their fixed fields; others must be exact. */
+#define AWE_VARARG_REQUESTS ((1u << AWE_REQ_free_pages) | (1u << AWE_REQ_adjust_privileges))
+
+#define AWE_FIELD(type, name) type name;
+#define AWE_STRUCTS(name) \
+    struct name##_request { struct awe_request_header header; AWE_REQ_##name(AWE_FIELD) }; \
+    struct name##_reply { struct awe_reply_header header; AWE_REPLY_##name(AWE_FIELD) };
+AWE_REQUESTS(AWE_STRUCTS)
+#undef AWE_STRUCTS
+#undef AWE_FIELD
+
+/* Every fixed part is a whole number of 8-byte words, so variable parts stay aligned. */
+#define AWE_CHECK_SIZE(name) \
+    _Static_assert( sizeof(struct name##_request) % 8 == 0, #name " request size" ); \
+    _Static_assert( sizeof(struct name##_reply) % 8 == 0, #name " reply size" );
+AWE_REQUESTS(AWE_CHECK_SIZE)
+#undef AWE_CHECK_SIZE
+
+union awe_request_buffer
+{
+    struct awe_request_header header;
+#define AWE_MEMBER(name) struct name##_request name;
+    AWE_REQUESTS(AWE_MEMBER)
+#undef AWE_MEMBER
+};
+
+union awe_reply_buffer
+{
+    struct awe_reply_header header;
+#define AWE_MEMBER(name) struct name##_reply name;
+    AWE_REQUESTS(AWE_MEMBER)
+#undef AWE_MEMBER
+};
+
+/* ---- the frame table ------------------------------------------------------------------------
+ *
+ * One per process, written by the server, mapped read-only by the client: a header page, then
+ * one bit per frame index (set = owned by the process).  Bits are read with single acquire
+ * loads; an owned -> not-owned change is followed by a bump of notify_seq and a set of the
+ * process's notification event, and the frame is not reused before the client has
+ * acknowledged that sequence (awe_usage.acked_seq). */
+
+struct awe_frame_table
+{
+    _Atomic uint32_t notify_seq;  /* bumped when frames were taken away (cross-process Free) */
+    uint32_t         pad;
+    _Atomic uint64_t owned;       /* frames owned, for status */
+    uint32_t         sync_gen[2]; /* generations of the AWE lock and notification objects */
+    uint8_t          reserved[4096 - 24];
+    _Atomic uint64_t bits[];      /* owned frames, bit i of word i / 64 */
+};
+
+static inline int awe_frame_table_test( const struct awe_frame_table *table, uint32_t index )
+{
+    /* acquire: pairs with the server's release store, after which the frame's memory is backed */
+    return (atomic_load_explicit( &table->bits[index / 64], memory_order_acquire ) >> (index % 64)) & 1;
+}
+
+/* The usage page: written by the client.  The counters are only displayed.  acked_seq is the
+ * last notify_seq whose lost frames the client unmapped; it signals the eventfd it got from
+ * init_process after storing it.  The server clamps it to notify_seq, and believing a client
+ * that acknowledges early harms only that client: the frames are its own. */
+struct awe_usage
+{
+    _Atomic uint64_t mapped_pages;
+    _Atomic uint64_t vmas;
+    _Atomic uint32_t acked_seq;
+    uint32_t         pad;
+};
+
+#endif  /* __AWE_PROTOCOL_H */

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* NTSTATUS to Win32 error mapping: the one table the subsystem uses. */
+
+#include <stddef.h>
+#include "awe/status.h"
+
+static const struct
+{
+    NTSTATUS    status;
+    uint32_t    error;
+    const char *name;
+} status_table[] =
+{
+#define ENTRY(status, error) { status, error, #status }
+    ENTRY( STATUS_SUCCESS,                  ERROR_SUCCESS ),
+    ENTRY( STATUS_NOT_ALL_ASSIGNED,         ERROR_NOT_ALL_ASSIGNED ),
+    ENTRY( STATUS_DATATYPE_MISALIGNMENT,    ERROR_NOACCESS ),
+    ENTRY( STATUS_NOT_IMPLEMENTED,          ERROR_INVALID_FUNCTION ),
+    ENTRY( STATUS_INVALID_INFO_CLASS,       ERROR_INVALID_PARAMETER ),
+    ENTRY( STATUS_INFO_LENGTH_MISMATCH,     ERROR_BAD_LENGTH ),
+    ENTRY( STATUS_ACCESS_VIOLATION,         ERROR_NOACCESS ),
+    ENTRY( STATUS_INVALID_HANDLE,           ERROR_INVALID_HANDLE ),
+    ENTRY( STATUS_INVALID_CID,              ERROR_INVALID_PARAMETER ),
+    ENTRY( STATUS_INVALID_PARAMETER,        ERROR_INVALID_PARAMETER ),
+    ENTRY( STATUS_NO_MEMORY,                ERROR_NOT_ENOUGH_MEMORY ),
+    ENTRY( STATUS_CONFLICTING_ADDRESSES,    ERROR_INVALID_ADDRESS ),
+    ENTRY( STATUS_NOT_MAPPED_VIEW,          ERROR_INVALID_ADDRESS ),
+    ENTRY( STATUS_UNABLE_TO_FREE_VM,        ERROR_INVALID_PARAMETER ),
+    ENTRY( STATUS_ACCESS_DENIED,            ERROR_ACCESS_DENIED ),
+    ENTRY( STATUS_BUFFER_TOO_SMALL,         ERROR_INSUFFICIENT_BUFFER ),
+    ENTRY( STATUS_OBJECT_TYPE_MISMATCH,     ERROR_INVALID_HANDLE ),
+    ENTRY( STATUS_NOT_COMMITTED,            ERROR_INVALID_ADDRESS ),
+    ENTRY( STATUS_INVALID_PAGE_PROTECTION,  ERROR_INVALID_PARAMETER ),
+    ENTRY( STATUS_MUTANT_NOT_OWNED,         ERROR_NOT_OWNER ),
+    ENTRY( STATUS_SEMAPHORE_LIMIT_EXCEEDED, ERROR_TOO_MANY_POSTS ),
+    ENTRY( STATUS_INCOMPATIBLE_FILE_MAP,    ERROR_INVALID_PARAMETER ),
+    ENTRY( STATUS_NO_SUCH_PRIVILEGE,        ERROR_NO_SUCH_PRIVILEGE ),
+    ENTRY( STATUS_PRIVILEGE_NOT_HELD,       ERROR_PRIVILEGE_NOT_HELD ),
+    ENTRY( STATUS_INSUFFICIENT_RESOURCES,   ERROR_NO_SYSTEM_RESOURCES ),
+    ENTRY( STATUS_FREE_VM_NOT_AT_BASE,      ERROR_INVALID_ADDRESS ),
+    ENTRY( STATUS_MEMORY_NOT_ALLOCATED,     ERROR_INVALID_ADDRESS ),
+    ENTRY( STATUS_WORKING_SET_QUOTA,        ERROR_WORKING_SET_QUOTA ),
+    ENTRY( STATUS_NOT_SUPPORTED,            ERROR_NOT_SUPPORTED ),
+    ENTRY( STATUS_INTERNAL_ERROR,           ERROR_INTERNAL_ERROR ),
+    ENTRY( STATUS_INVALID_PARAMETER_1,      ERROR_INVALID_PARAMETER ),
+    ENTRY( STATUS_INVALID_PARAMETER_2,      ERROR_INVALID_PARAMETER ),
+    ENTRY( STATUS_INVALID_PARAMETER_3,      ERROR_INVALID_PARAMETER ),
+    ENTRY( STATUS_INVALID_PARAMETER_4,      ERROR_INVALID_PARAMETER ),
+    ENTRY( STATUS_INVALID_PARAMETER_5,      ERROR_INVALID_PARAMETER ),
+    ENTRY( STATUS_INVALID_PARAMETER_6,      ERROR_INVALID_PARAMETER ),
+    ENTRY( STATUS_PROCESS_IS_TERMINATING,   ERROR_ACCESS_DENIED ),
+    ENTRY( STATUS_COMMITMENT_LIMIT,         ERROR_COMMITMENT_LIMIT ),
+#undef ENTRY
+};
+
+#define FACILITY_WIN32_MASK 0x0fff0000u
+#define FACILITY_WIN32_BITS 0x00070000u
+#define CUSTOMER_BIT        0x20000000u
+
+static int find_status( NTSTATUS status )
+{
+    size_t i;
+    for (i = 0; i < sizeof(status_table) / sizeof(status_table[0]); i++)
+        if (status_table[i].status == status) return (int)i;
+    return -1;
+}
+
+uint32_t awe_ntstatus_to_win32( NTSTATUS status )
+{
+    uint32_t code = (uint32_t)status;
+    int i;
+
+    if (!code || (code & CUSTOMER_BIT)) return code;
+    if ((code & FACILITY_WIN32_MASK) == FACILITY_WIN32_BITS && (code >> 30) != 0)
+        return code & 0xffff;
+    if ((i = find_status( status )) >= 0) return status_table[i].error;
+    return ERROR_MR_MID_NOT_FOUND;
+}
+
+const char *awe_ntstatus_name( NTSTATUS status )
+{
+    int i = find_status( status );
+    return i >= 0 ? status_table[i].name : NULL;
+}

@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Test fixture: a private awe-server per test, child processes as clients, raw requests.
+ *
+ * Each test starts its own server (in the foreground, in a fresh instance directory, with the
+ * options it needs) and stops it at teardown.  Client work runs in forked children so that
+ * every client starts unattached, also under valgrind (CK_FORK=no); a child reports failure
+ * through its exit status, with the reason on stderr. */
+
+#ifndef __AWE_SERVER_FIXTURE_H
+#define __AWE_SERVER_FIXTURE_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "awe/protocol.h"
+#include "awe_check.h"
+
+static struct
+{
+    char  dir[64];
+    pid_t pid;
+} srv;
+
+/* Fails the current child: prints why and exits with status 1. */
+#define CHILD_CHECK(cond, ...) \
+    do { if (!(cond)) { fprintf( stderr, "%s:%d: child check failed: %s: ", __FILE__, __LINE__, #cond ); \
+                        fprintf( stderr, __VA_ARGS__ ); fputc( '\n', stderr ); _exit( 1 ); } } while (0)
+
+static inline void sleep_ms( long ms )
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+    nanosleep( &ts, NULL );
+}
+
+/* Runs the server under these commands (e.g. prlimit), NULL-terminated; NULL: none. */
+static const char *const *server_wrapper;
+
+/* Starts awe-server with the given extra options (NULL-terminated) in a fresh directory. */
+static inline void server_start_args( const char *first, ... )
+{
+    const char *server = getenv( "AWE_SERVER" ), *argv[32];
+    char dir_opt[96], sock[96];
+    struct stat st;
+    va_list args;
+    int argc = 0, i;
+
+    ck_assert_msg( server != NULL, "AWE_SERVER must name the awe-server binary (the Makefile sets it)" );
+    snprintf( srv.dir, sizeof(srv.dir), "/tmp/awe-test-XXXXXX" );
+    ck_assert_ptr_nonnull( mkdtemp( srv.dir ) );
+    setenv( "AWE_SERVER_DIR", srv.dir, 1 );
+    snprintf( dir_opt, sizeof(dir_opt), "--dir=%s", srv.dir );
+    for (i = 0; server_wrapper && server_wrapper[i]; i++) argv[argc++] = server_wrapper[i];
+    argv[argc++] = server;
+    argv[argc++] = "--foreground";
+    argv[argc++] = "--exit-delay=60";
+    argv[argc++] = dir_opt;
+    va_start( args, first );
+    for (const char *opt = first; opt && argc < 31; opt = va_arg( args, const char * )) argv[argc++] = opt;
+    va_end( args );
+    argv[argc] = NULL;
+
+    ck_assert_int_ge( srv.pid = fork(), 0 );
+    if (!srv.pid)
+    {
+        execvp( argv[0], (char **)argv );
+        _exit( 127 );
+    }
+    snprintf( sock, sizeof(sock), "%s/socket", srv.dir );
+    for (i = 0; i < 500 && stat( sock, &st ); i++) sleep_ms( 10 );
+    ck_assert_msg( !stat( sock, &st ), "awe-server did not start" );
+}
+
+#define server_start() server_start_args( NULL )
+
+/* Returns non-zero if the test's server is still running. */
+static inline int server_alive( void )
+{
+    int status;
+    return srv.pid > 0 && waitpid( srv.pid, &status, WNOHANG ) == 0;
+}
+
+static inline void server_stop( void )
+{
+    char path[128];
+    int status;
+
+    if (srv.pid > 0)
+    {
+        kill( srv.pid, SIGTERM );
+        waitpid( srv.pid, &status, 0 );
+        srv.pid = 0;
+    }
+    snprintf( path, sizeof(path), "%s/socket", srv.dir );
+    unlink( path );
+    snprintf( path, sizeof(path), "%s/lock", srv.dir );
+    unlink( path );
+    rmdir( srv.dir );
+}
+
+/* Runs fn in a child process; returns its exit status (0: passed). */
+static inline int run_child( int (*fn)( void * ), void *arg )
+{
+    int status;
+    pid_t pid = fork();
+
+    ck_assert_int_ge( pid, 0 );
+    if (!pid) _exit( fn( arg ) );
+    ck_assert_int_eq( waitpid( pid, &status, 0 ), pid );
+    if (WIFSIGNALED( status )) return 128 + WTERMSIG( status );
+    return WEXITSTATUS( status );
+}
+
+/* A raw connection to the test's server, for protocol-level tests. */
+static inline int raw_connect( void )
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    int fd = socket( AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0 );
+
+    snprintf( addr.sun_path, sizeof(addr.sun_path), "%s/socket", srv.dir );
+    ck_assert_int_ge( fd, 0 );
+    ck_assert_int_eq( connect( fd, (struct sockaddr *)&addr, sizeof(addr) ), 0 );
+    return fd;
+}
+
+/* Sends a message and receives the reply; returns the reply length, 0 on end of file, -1. */
+static inline ssize_t raw_call( int fd, const void *msg, size_t size, void *reply, size_t reply_size )
+{
+    ssize_t len;
+
+    if (send( fd, msg, size, MSG_NOSIGNAL ) != (ssize_t)size) return -1;
+    while ((len = recv( fd, reply, reply_size, 0 )) < 0 && errno == EINTR) ;
+    return len;
+}
+
+/* Asks the test's server for its process table; returns the number of processes. */
+static inline uint32_t server_status( struct awe_wire_process_status *out, size_t max )
+{
+    static union { union awe_reply_buffer reply; char bytes[AWE_MAX_MESSAGE]; } buf;
+    struct get_status_request req = { .header = { AWE_REQ_get_status, sizeof(req) } };
+    int fd = raw_connect();
+    ssize_t len = raw_call( fd, &req, sizeof(req), &buf, sizeof(buf) );
+    uint32_t n;
+
+    close( fd );
+    ck_assert_int_ge( len, (ssize_t)sizeof(buf.reply.get_status) );
+    ck_assert_int_eq( buf.reply.header.status, 0 );
+    n = buf.reply.get_status.processes;
+    if (out) memcpy( out, &buf.reply.get_status + 1, (n < max ? n : max) * sizeof(*out) );
+    return n;
+}
+
+#endif  /* __AWE_SERVER_FIXTURE_H */

@@ -1,0 +1,373 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* awe-server: options, instance directory, the event loop and the status display. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include "server.h"
+
+struct server_options options =
+{
+    .grant_lock = 1,
+    .exit_delay = 3,
+};
+
+static void usage( FILE *out )
+{
+    fprintf( out,
+"Usage: awe-server [OPTION]...\n"
+"The AWE server: owns the physical pages, handles and privileges of every process that uses\n"
+"libawe in one instance directory.  Clients start it on first use; it exits a short while\n"
+"after its last client.\n"
+"\n"
+"  -d, --debug                  trace every request and reply on stderr (implies -f)\n"
+"  -f, --foreground             do not detach from the terminal\n"
+"      --dir=DIR                instance directory (default: $AWE_SERVER_DIR, else\n"
+"                               $XDG_RUNTIME_DIR/awe, else /tmp/awe-UID; mode 0700)\n"
+"      --grant-lock-memory=WHO  all (default): every process holds SeLockMemoryPrivilege,\n"
+"                               disabled until AdjustTokenPrivileges enables it;\n"
+"                               none: nobody holds it (ERROR_NOT_ALL_ASSIGNED)\n"
+"      --quota=SIZE             frames a process may hold, in bytes (K, M, G suffixes);\n"
+"                               past it allocations are partial, then fail with\n"
+"                               ERROR_COMMITMENT_LIMIT (default: no quota)\n"
+"      --unlocked               best effort: do not lock frames in memory (reported by\n"
+"                               --status); by default frames are mlocked and RLIMIT_MEMLOCK\n"
+"                               makes allocations partial, then ERROR_NO_SYSTEM_RESOURCES\n"
+"      --pfn-bits=INDEX:TAG     split of a frame number: INDEX bits of frame index (frames per\n"
+"                               process = 2^INDEX), TAG bits of process tag (processes =\n"
+"                               2^TAG - 1); INDEX + TAG <= 31 (default 21:10)\n"
+"      --exit-delay=SECONDS     wait this long after the last client leaves (default 3)\n"
+"      --status                 print the running server's processes and exit\n"
+"  -h, --help                   show this help and exit\n" );
+}
+
+void server_log( const char *fmt, ... )
+{
+    va_list args;
+
+    fprintf( stderr, "awe-server: " );
+    va_start( args, fmt );
+    vfprintf( stderr, fmt, args );
+    va_end( args );
+    fputc( '\n', stderr );
+}
+
+static int parse_size( const char *str, uint64_t *frames )
+{
+    char *end;
+    unsigned long long value = strtoull( str, &end, 10 );
+
+    switch (*end)
+    {
+    case 'G': case 'g': value <<= 10; /* fall through */
+    case 'M': case 'm': value <<= 10; /* fall through */
+    case 'K': case 'k': value <<= 10; end++; break;
+    }
+    if (end == str || *end) return -1;
+    *frames = value >> AWE_PAGE_SHIFT;
+    return 0;
+}
+
+/* Picks and checks the instance directory: ours, and closed to everyone else. */
+static int open_instance_dir( char *buf, size_t size )
+{
+    struct stat st;
+
+    if (options.dir) snprintf( buf, size, "%s", options.dir );
+    else if (awe_instance_dir( buf, size )) return -1;
+    if (mkdir( buf, 0700 ) && errno != EEXIST)
+    {
+        server_log( "cannot create %s: %s", buf, strerror( errno ) );
+        return -1;
+    }
+    if (stat( buf, &st ) || !S_ISDIR( st.st_mode ) || st.st_uid != getuid() || (st.st_mode & 077))
+    {
+        server_log( "%s must be a directory of user %u with mode 0700", buf, (unsigned int)getuid() );
+        return -1;
+    }
+    return 0;
+}
+
+static int socket_address( const char *dir, struct sockaddr_un *addr )
+{
+    memset( addr, 0, sizeof(*addr) );
+    addr->sun_family = AF_UNIX;
+    if ((size_t)snprintf( addr->sun_path, sizeof(addr->sun_path), "%s/socket", dir ) >=
+        sizeof(addr->sun_path))
+    {
+        server_log( "instance directory path too long: %s", dir );
+        return -1;
+    }
+    return 0;
+}
+
+static int print_status( const char *dir )
+{
+    static union { union awe_reply_buffer reply; char bytes[AWE_MAX_MESSAGE]; } out;
+    struct get_status_request req = { .header = { AWE_REQ_get_status, sizeof(req) } };
+    const struct awe_wire_process_status *ps = (const void *)(&out.reply.get_status + 1);
+    struct sockaddr_un addr;
+    ssize_t len;
+    uint32_t i;
+    int fd;
+
+    if (socket_address( dir, &addr )) return 1;
+    if ((fd = socket( AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0 )) < 0 ||
+        connect( fd, (struct sockaddr *)&addr, sizeof(addr) ))
+    {
+        printf( "no awe-server is running in %s\n", dir );
+        return 1;
+    }
+    if (send( fd, &req, sizeof(req), 0 ) != sizeof(req) ||
+        (len = recv( fd, &out, sizeof(out), 0 )) < (ssize_t)sizeof(out.reply.get_status) ||
+        out.reply.header.status ||
+        (size_t)len < sizeof(out.reply.get_status) + out.reply.get_status.processes * sizeof(*ps))
+    {
+        printf( "bad answer from the awe-server in %s\n", dir );
+        return 1;
+    }
+    printf( "awe-server in %s: frames %s, quota %s\n", dir,
+            out.reply.get_status.flags & AWE_STATUS_UNLOCKED ? "NOT locked (--unlocked)" : "locked",
+            out.reply.get_status.quota_frames ? "set" : "none" );
+    if (out.reply.get_status.quota_frames)
+        printf( "quota: %llu frames per process\n", (unsigned long long)out.reply.get_status.quota_frames );
+    printf( "%8s %5s %12s %12s %12s %12s %12s %8s\n", "pid", "tag", "allocated", "quarantined",
+            "locked", "memfd", "mapped", "vmas" );
+    for (i = 0; i < out.reply.get_status.processes; i++)
+        printf( "%8u %5u %12llu %12llu %12llu %12llu %12llu %8llu\n", ps[i].pid, ps[i].tag,
+                (unsigned long long)ps[i].frames_allocated, (unsigned long long)ps[i].frames_quarantined,
+                (unsigned long long)ps[i].frames_locked, (unsigned long long)ps[i].memfd_frames,
+                (unsigned long long)ps[i].mapped_pages, (unsigned long long)ps[i].vmas );
+    close( fd );
+    return 0;
+}
+
+static volatile sig_atomic_t stop_requested;
+static int epoll_fd = -1;
+
+int watch_fd( int fd, struct poll_entry *entry )
+{
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = entry };
+    return epoll_ctl( epoll_fd, EPOLL_CTL_ADD, fd, &ev ) ? -errno : 0;
+}
+
+void unwatch_fd( int fd )
+{
+    epoll_ctl( epoll_fd, EPOLL_CTL_DEL, fd, NULL );
+}
+
+uint64_t monotonic_ms( void )
+{
+    struct timespec ts;
+    clock_gettime( CLOCK_MONOTONIC, &ts );
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void request_stop( int sig )
+{
+    stop_requested = 1;
+}
+
+/* Drops every client and frees everything (SIGTERM, or idle): memcheck sees a clean exit. */
+static void shutdown_all( void )
+{
+    struct process *process, *next;
+
+    for (process = process_list; process; process = next)
+    {
+        next = process->next;
+        if (process->fd >= 0) disconnect_process( process );
+    }
+}
+
+static void accept_client( int listen_fd )
+{
+    struct process *process;
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    int fd;
+
+    if ((fd = accept4( listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK )) < 0) return;
+    if (getsockopt( fd, SOL_SOCKET, SO_PEERCRED, &cred, &len ) || cred.uid != getuid())
+    {
+        server_log( "refusing a client of user %d", (int)cred.uid );
+        close( fd );
+        return;
+    }
+    if (!(process = create_process( fd, cred.pid )))
+    {
+        close( fd );
+        return;
+    }
+    if (watch_fd( fd, &process->conn_watch )) disconnect_process( process );
+}
+
+static int run( int listen_fd )
+{
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL }, events[64];
+    int i, n;
+
+    if ((epoll_fd = epoll_create1( EPOLL_CLOEXEC )) < 0 ||
+        epoll_ctl( epoll_fd, EPOLL_CTL_ADD, listen_fd, &ev ))
+        return 1;
+    for (;;)
+    {
+        int timeout = pending_timeout();
+
+        if (!count_processes() && (timeout < 0 || timeout > (int)options.exit_delay * 1000))
+            timeout = (int)options.exit_delay * 1000;
+        if (stop_requested) break;
+        if ((n = epoll_wait( epoll_fd, events, 64, timeout )) < 0)
+        {
+            if (errno == EINTR) continue;
+            break;
+        }
+        expire_pending();
+        if (!n && !count_processes()) break;   /* idle for exit_delay */
+        /* a process named twice in this batch must outlive its disconnection */
+        for (i = 0; i < n; i++)
+            if (events[i].data.ptr) ((struct poll_entry *)events[i].data.ptr)->process->refs++;
+        for (i = 0; i < n; i++)
+        {
+            struct poll_entry *entry = events[i].data.ptr;
+            struct process *process;
+
+            if (!entry)
+            {
+                accept_client( listen_fd );
+                continue;
+            }
+            process = entry->process;
+            if (process->fd < 0) continue;
+            if (entry->ack)
+            {
+                handle_ack( process );
+                continue;
+            }
+            if ((events[i].events & EPOLLIN) && !serve_connection( process )) continue;
+            /* end of file, a hang-up or a protocol error: the client is gone */
+            disconnect_process( process );
+        }
+        for (i = 0; i < n; i++)
+            if (events[i].data.ptr) release_process( ((struct poll_entry *)events[i].data.ptr)->process );
+    }
+    shutdown_all();
+    close( epoll_fd );
+    return 0;
+}
+
+int main( int argc, char **argv )
+{
+    static const struct option long_options[] =
+    {
+        { "debug", no_argument, NULL, 'd' },
+        { "foreground", no_argument, NULL, 'f' },
+        { "dir", required_argument, NULL, 'D' },
+        { "grant-lock-memory", required_argument, NULL, 'g' },
+        { "quota", required_argument, NULL, 'q' },
+        { "unlocked", no_argument, NULL, 'u' },
+        { "pfn-bits", required_argument, NULL, 'p' },
+        { "exit-delay", required_argument, NULL, 'e' },
+        { "status", no_argument, NULL, 's' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    unsigned int index_bits = AWE_PFN_DEFAULT_INDEX_BITS, tag_bits = AWE_PFN_DEFAULT_TAG_BITS;
+    char dir[PATH_MAX], lock_path[PATH_MAX + 8];
+    struct sockaddr_un addr;
+    int c, status = 0, lock_fd, listen_fd;
+
+    while ((c = getopt_long( argc, argv, "dfh", long_options, NULL )) != -1)
+    {
+        switch (c)
+        {
+        case 'd': options.debug = options.foreground = 1; break;
+        case 'f': options.foreground = 1; break;
+        case 'D': options.dir = optarg; break;
+        case 'u': options.unlocked = 1; break;
+        case 's': status = 1; break;
+        case 'h': usage( stdout ); return 0;
+        case 'g':
+            if (!strcmp( optarg, "all" )) options.grant_lock = 1;
+            else if (!strcmp( optarg, "none" )) options.grant_lock = 0;
+            else goto bad_option;
+            break;
+        case 'q':
+            if (parse_size( optarg, &options.quota_frames )) goto bad_option;
+            break;
+        case 'e':
+            options.exit_delay = (unsigned int)atoi( optarg );
+            break;
+        case 'p':
+            if (sscanf( optarg, "%u:%u", &index_bits, &tag_bits ) != 2) goto bad_option;
+            break;
+        default:
+            goto bad_option;
+        }
+    }
+    if (optind < argc) goto bad_option;
+    if (awe_pfn_layout_init( &options.layout, index_bits, tag_bits ))
+    {
+        server_log( "--pfn-bits=%u:%u: each part must be at least 1 and their sum at most %u",
+                    index_bits, tag_bits, AWE_PFN_MAX_BITS );
+        return 2;
+    }
+    if (open_instance_dir( dir, sizeof(dir) )) return 1;
+    if (status) return print_status( dir );
+
+    /* one server per directory: a second one (two clients starting it at once) bows out */
+    snprintf( lock_path, sizeof(lock_path), "%s/lock", dir );
+    if ((lock_fd = open( lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600 )) < 0) return 1;
+    if (flock( lock_fd, LOCK_EX | LOCK_NB )) return 0;
+
+    if (socket_address( dir, &addr )) return 1;
+    unlink( addr.sun_path );
+    if ((listen_fd = socket( AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0 )) < 0 ||
+        bind( listen_fd, (struct sockaddr *)&addr, sizeof(addr) ) || listen( listen_fd, 128 ))
+    {
+        server_log( "cannot listen on %s: %s", addr.sun_path, strerror( errno ) );
+        return 1;
+    }
+    signal( SIGPIPE, SIG_IGN );
+    {
+        struct sigaction sa = { .sa_handler = request_stop };
+        sigaction( SIGTERM, &sa, NULL );
+        sigaction( SIGINT, &sa, NULL );
+    }
+    if (!options.foreground)
+    {
+        /* the parent exits once the socket listens: a client waiting for it can connect now */
+        pid_t pid = fork();
+        if (pid < 0) return 1;
+        if (pid) _exit( 0 );
+        setsid();
+        if ((c = open( "/dev/null", O_RDWR )) >= 0)
+        {
+            dup2( c, 0 );
+            dup2( c, 1 );
+            if (c > 2) close( c );
+        }
+    }
+    status = run( listen_fd );
+    unlink( addr.sun_path );
+    close( listen_fd );
+    free_tags();
+    return status;
+
+bad_option:
+    usage( stderr );
+    return 2;
+}

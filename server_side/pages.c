@@ -1,0 +1,461 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Physical pages: allocating, locking, publishing, freeing and quarantining frames. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "server.h"
+
+#define SE_PRIVILEGE_ENABLED 0x00000002
+#define PROCESS_VM_OPERATION 0x0008
+#define GROW_FRAMES          512      /* the memfd grows 2 MiB at a time */
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+#ifndef MLOCK_ONFAULT
+#define MLOCK_ONFAULT 1
+#endif
+
+static NTSTATUS defer_free( struct process *caller, struct process *target, uint32_t seq,
+                            const struct free_pages_reply *reply );
+
+static inline char *frame_addr( const struct process *process, uint32_t index )
+{
+    return process->frames_base + ((size_t)index << AWE_PAGE_SHIFT);
+}
+
+static uint64_t total_locked_frames;   /* locked by the server for all processes */
+
+/* Extends the process's locked-on-fault prefix to target frames; returns 1 on success. */
+static int lock_frames( struct process *process, uint32_t target )
+{
+    static int no_mlock2;
+    char *start = frame_addr( process, process->locked_frames );
+    size_t len = (size_t)(target - process->locked_frames) << AWE_PAGE_SHIFT;
+
+    /* MLOCK_ONFAULT locks pages as they are populated; where mlock2 is missing (valgrind
+     * does not know it) plain mlock populates the new range at once: at most a growth step
+     * of frames not handed out yet */
+    if (no_mlock2 || syscall( SYS_mlock2, start, len, MLOCK_ONFAULT ))
+    {
+        if (!no_mlock2 && errno != ENOSYS) return 0;
+        no_mlock2 = 1;
+        if (mlock( start, len )) return 0;
+    }
+    total_locked_frames += target - process->locked_frames;
+    process->locked_frames = target;
+    return 1;
+}
+
+/* Grows the memfd and the server's mapping of it so that frames [0, span) exist, and extends
+ * the locked-on-fault prefix over them.  Returns the number of frames that can be handed out
+ * backed by locked memory: span, or less when RLIMIT_MEMLOCK stops the lock. */
+static uint32_t grow_frames( struct process *process, uint32_t span )
+{
+    uint32_t max = awe_pfn_max_frames( &options.layout );
+
+    if (span > process->memfd_frames)
+    {
+        uint32_t size = (span + GROW_FRAMES - 1) / GROW_FRAMES * GROW_FRAMES, old = process->memfd_frames;
+        if (size > max) size = max;
+        if (ftruncate( process->memfd, (off_t)size << AWE_PAGE_SHIFT ) ||
+            mmap( frame_addr( process, old ), (size_t)(size - old) << AWE_PAGE_SHIFT,
+                  PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, process->memfd,
+                  (off_t)old << AWE_PAGE_SHIFT ) == MAP_FAILED)
+            return process->memfd_frames < span ? process->memfd_frames : span;
+        process->memfd_frames = size;
+    }
+    if (options.unlocked) return span;
+    if (span > process->locked_frames)
+    {
+        /* lock the whole memfd mapping if we may, else what RLIMIT_MEMLOCK still allows */
+        uint32_t target = process->memfd_frames;
+
+        if (!lock_frames( process, target ))
+        {
+            struct rlimit limit;
+            uint64_t room = 0;
+
+            if (!getrlimit( RLIMIT_MEMLOCK, &limit ) && limit.rlim_cur != RLIM_INFINITY &&
+                (limit.rlim_cur >> AWE_PAGE_SHIFT) > total_locked_frames)
+                room = (limit.rlim_cur >> AWE_PAGE_SHIFT) - total_locked_frames;
+            if (room > target - process->locked_frames) room = target - process->locked_frames;
+            if (room) lock_frames( process, process->locked_frames + (uint32_t)room );
+        }
+    }
+    return process->locked_frames < span ? process->locked_frames : span;
+}
+
+/* Returns frames to the system: their memory goes (and reads as zero when handed out again). */
+static void discard_frames( struct process *process, uint32_t start, uint32_t count )
+{
+    fallocate( process->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+               (off_t)start << AWE_PAGE_SHIFT, (off_t)count << AWE_PAGE_SHIFT );
+}
+
+static void set_owned( struct process *process, uint32_t start, uint32_t count, int owned )
+{
+    struct awe_frame_table *table = process->table;
+    uint32_t i = start, end = start + count;
+
+    while (i < end)
+    {
+        uint32_t word = i / 64, bit = i % 64, n = 64 - bit < end - i ? 64 - bit : end - i;
+        uint64_t mask = (n == 64 ? ~(uint64_t)0 : (((uint64_t)1 << n) - 1)) << bit;
+        uint64_t value = atomic_load_explicit( &table->bits[word], memory_order_relaxed );
+
+        /* release: a client that sees the bit set also sees the frame's memory populated */
+        atomic_store_explicit( &table->bits[word], owned ? value | mask : value & ~mask,
+                               memory_order_release );
+        i += n;
+    }
+    process->owned = owned ? process->owned + count : process->owned - count;
+    atomic_store_explicit( &table->owned, process->owned, memory_order_relaxed );
+}
+
+/* Counts the owned frames from index on, up to count. */
+static uint32_t count_owned( const struct process *process, uint32_t index, uint32_t count )
+{
+    uint32_t n = 0;
+
+    while (n < count && awe_frame_table_test( process->table, index + n )) n++;
+    return n;
+}
+
+DECL_HANDLER(allocate_pages)
+{
+    struct awe_wire_run *runs = (void *)(reply + 1);
+    size_t max_runs = (AWE_MAX_MESSAGE - sizeof(*reply)) / sizeof(*runs), nruns, i;
+    struct awe_frame_run *frame_runs = (struct awe_frame_run *)runs;
+    struct process *target;
+    uint64_t want = req->count, got;
+    uint32_t usable;
+    NTSTATUS status;
+
+    if ((status = get_handle_object( caller, req->process, OBJ_PROCESS, PROCESS_VM_OPERATION,
+                                     (void **)&target )))
+        return status;
+    if (!(caller->privilege > 0 && (caller->privilege & SE_PRIVILEGE_ENABLED)))
+        return STATUS_PRIVILEGE_NOT_HELD;
+    if (target->fd < 0 || !target->frames_ready) return STATUS_PROCESS_IS_TERMINATING;
+    if (options.quota_frames)
+    {
+        uint64_t held = target->owned + target->quarantined;
+        if (held >= options.quota_frames) return STATUS_COMMITMENT_LIMIT;
+        if (want > options.quota_frames - held) want = options.quota_frames - held;
+    }
+
+    _Static_assert( sizeof(struct awe_frame_run) == sizeof(struct awe_wire_run), "run layout" );
+    got = awe_frames_alloc( &target->frames, want, frame_runs, max_runs, &nruns );
+    usable = grow_frames( target, awe_frames_span( &target->frames ) );
+
+    /* keep what can be locked and populated; give back the rest */
+    for (i = 0; i < nruns; i++)
+    {
+        uint32_t start = runs[i].start, count = runs[i].count, keep = count;
+
+        if (start >= usable) keep = 0;
+        else if (start + count > usable) keep = usable - start;
+        if (keep && madvise( frame_addr( target, start ), (size_t)keep << AWE_PAGE_SHIFT,
+                             MADV_POPULATE_WRITE ))
+            keep = 0;
+        if (keep < count)
+        {
+            awe_frames_release( &target->frames, start + keep, count - keep );
+            discard_frames( target, start + keep, count - keep );
+            got -= count - keep;
+            runs[i].count = keep;
+        }
+    }
+    for (i = 0; i < nruns; i++) if (runs[i].count) set_owned( target, runs[i].start, runs[i].count, 1 );
+    if (!got) return STATUS_INSUFFICIENT_RESOURCES;
+
+    /* drop emptied runs from the reply */
+    {
+        size_t n = 0;
+        for (i = 0; i < nruns; i++) if (runs[i].count) runs[n++] = runs[i];
+        nruns = n;
+    }
+    target->ever_allocated = 1;
+    reply->count = got;
+    reply->tag = target->tag;
+    reply->more = got < want && nruns == max_runs;
+    *reply_size += nruns * sizeof(*runs);
+    return STATUS_SUCCESS;
+}
+
+static int queue_quarantine( struct process *process, uint32_t start, uint32_t count, uint32_t seq )
+{
+    if (process->quarantine_len == process->quarantine_cap)
+    {
+        size_t cap = process->quarantine_cap ? process->quarantine_cap * 2 : 16;
+        struct awe_wire_run *runs = realloc( process->quarantine, cap * sizeof(*runs) );
+        uint32_t *seqs;
+
+        if (!runs) return -ENOMEM;
+        process->quarantine = runs;
+        if (!(seqs = realloc( process->quarantine_seq, cap * sizeof(*seqs) ))) return -ENOMEM;
+        process->quarantine_seq = seqs;
+        process->quarantine_cap = cap;
+    }
+    process->quarantine[process->quarantine_len].start = start;
+    process->quarantine[process->quarantine_len].count = count;
+    process->quarantine_seq[process->quarantine_len++] = seq;
+    process->quarantined += count;
+    return 0;
+}
+
+static void notify_owner( struct process *process, uint32_t seq )
+{
+    /* release: the cleared bits are visible to a client that reads the new sequence */
+    atomic_store_explicit( &process->table->notify_seq, seq, memory_order_release );
+    /* the event lives in memory the client writes: a corrupted one only delays its own frames */
+    if (awe_event_set( &process->notify_ref, NULL ))
+        server_log( "pid %d: its notification event is corrupted", (int)process->pid );
+}
+
+/* FreeUserPhysicalPages, awe-spec.md section 2.4: entries in array order, stopping at the first
+ * that is not an owned frame of the target (or repeats one).  Frames freed through the
+ * current-process pseudo-handle are released at once (the library unmapped them first); through
+ * any other handle, even one to the caller, they go to quarantine until their owner confirms it
+ * unmapped them, so no mapping of a frame survives its reuse. */
+DECL_HANDLER(free_pages)
+{
+    const struct awe_wire_pfn_run *in = (const void *)(req + 1);
+    size_t i, nruns = (req_size - sizeof(*req)) / sizeof(*in);
+    uint32_t seq, max = awe_pfn_max_frames( &options.layout );
+    struct process *target;
+    NTSTATUS status;
+    uint64_t freed = 0;
+    int queued = 0;
+
+    if ((req_size - sizeof(*req)) % sizeof(*in)) return PROTOCOL_ERROR;
+    if ((status = get_handle_object( caller, req->process, OBJ_PROCESS, PROCESS_VM_OPERATION,
+                                     (void **)&target )))
+        return status;
+    if (target->fd < 0 || !target->frames_ready) return STATUS_PROCESS_IS_TERMINATING;
+    if (!target->ever_allocated) return STATUS_INVALID_PARAMETER_1;
+
+    seq = atomic_load_explicit( &target->table->notify_seq, memory_order_relaxed ) + 1;
+    status = STATUS_SUCCESS;
+    for (i = 0; i < nruns && !status; i++)
+    {
+        uint64_t done = 0;
+
+        while (done < in[i].count)
+        {
+            uint32_t tag, index, n;
+            uint64_t left = in[i].count - done;
+
+            if (awe_pfn_decode( &options.layout, in[i].first + done, &tag, &index ) ||
+                tag != target->tag || !(n = count_owned( target, index,
+                                                          left < max - index ? (uint32_t)left : max - index )))
+            {
+                status = STATUS_CONFLICTING_ADDRESSES;
+                break;
+            }
+            set_owned( target, index, n, 0 );
+            if (req->process == AWE_CURRENT_PROCESS)
+            {
+                awe_frames_release( &target->frames, index, n );
+                discard_frames( target, index, n );
+            }
+            else if (queue_quarantine( target, index, n, seq ))
+            {
+                set_owned( target, index, n, 1 );
+                status = STATUS_INSUFFICIENT_RESOURCES;
+                break;
+            }
+            else queued = 1;
+            done += n;
+            freed += n;
+        }
+    }
+    reply->freed = freed;
+    if (!queued) return status;
+    notify_owner( target, seq );
+    if (target == caller)
+    {
+        /* a real handle to itself: the caller unmaps and acknowledges before returning */
+        reply->quarantined = 1;
+        return status;
+    }
+    reply->header.status = status;
+    return defer_free( caller, target, seq, reply ) == STATUS_PENDING ? STATUS_PENDING : status;
+}
+
+/* ---- acknowledgements and the Free replies that wait for them --------------------------------- */
+
+#define ACK_TIMEOUT_MS 2000   /* an owner that does not answer (stopped?) no longer holds Free up */
+
+/* A FreeUserPhysicalPages through another process's handle, answered once that process
+ * acknowledged the unmap (or died, or let ACK_TIMEOUT_MS pass: its frames stay quarantined). */
+struct pending_free
+{
+    struct pending_free    *next;
+    struct process         *caller;    /* holds a reference */
+    struct process         *target;    /* holds a reference */
+    uint32_t                seq;       /* notify_seq the target must acknowledge */
+    uint64_t                deadline;  /* monotonic ms */
+    struct free_pages_reply reply;
+};
+
+static struct pending_free *pending_list;
+
+static void answer_pending( struct pending_free **link )
+{
+    struct pending_free *pending = *link;
+
+    *link = pending->next;
+    if (pending->caller->fd >= 0)
+    {
+        if (options.debug)
+            trace_message( AWE_REQ_free_pages, pending->caller->pid, &pending->reply,
+                           sizeof(pending->reply), 1 );
+        send_reply( pending->caller->fd, &pending->reply, sizeof(pending->reply), NULL, 0 );
+    }
+    release_process( pending->caller );
+    release_process( pending->target );
+    free( pending );
+}
+
+/* Returns the frames the target unmapped up to seq to the system. */
+static void release_quarantine( struct process *process, uint32_t seq )
+{
+    size_t i, kept = 0;
+
+    for (i = 0; i < process->quarantine_len; i++)
+    {
+        struct awe_wire_run *run = &process->quarantine[i];
+
+        if ((int32_t)(seq - process->quarantine_seq[i]) >= 0)
+        {
+            awe_frames_release( &process->frames, run->start, run->count );
+            discard_frames( process, run->start, run->count );
+            process->quarantined -= run->count;
+            continue;
+        }
+        process->quarantine[kept] = *run;
+        process->quarantine_seq[kept++] = process->quarantine_seq[i];
+    }
+    process->quarantine_len = kept;
+}
+
+/* The client signalled its eventfd: it stored in its usage page the last sequence whose frames
+ * it unmapped.  Its word is clamped to what was announced; trusting it only affects its own
+ * frames. */
+void handle_ack( struct process *process )
+{
+    uint32_t now = atomic_load_explicit( &process->table->notify_seq, memory_order_relaxed );
+    uint32_t seq = atomic_load_explicit( &process->usage->acked_seq, memory_order_relaxed );
+    struct pending_free **link = &pending_list;
+    uint64_t count;
+
+    while (read( process->ack_fd, &count, sizeof(count) ) > 0) ;
+    if ((int32_t)(seq - now) > 0) seq = now;
+    release_quarantine( process, seq );
+    while (*link)
+    {
+        if ((*link)->target == process && (int32_t)(seq - (*link)->seq) >= 0) answer_pending( link );
+        else link = &(*link)->next;
+    }
+}
+
+/* A process is gone: Frees waiting for it are answered (its frames went with it), and its own
+ * waiting Frees are dropped. */
+void cancel_pending( struct process *process )
+{
+    struct pending_free **link = &pending_list;
+
+    while (*link)
+    {
+        if ((*link)->target == process || (*link)->caller == process) answer_pending( link );
+        else link = &(*link)->next;
+    }
+}
+
+int pending_timeout( void )
+{
+    struct pending_free *pending;
+    uint64_t now = monotonic_ms(), first = UINT64_MAX;
+
+    for (pending = pending_list; pending; pending = pending->next)
+        if (pending->deadline < first) first = pending->deadline;
+    if (first == UINT64_MAX) return -1;
+    return first <= now ? 0 : (int)(first - now);
+}
+
+void expire_pending( void )
+{
+    struct pending_free **link = &pending_list;
+    uint64_t now = monotonic_ms();
+
+    while (*link)
+    {
+        if ((*link)->deadline <= now)
+        {
+            server_log( "pid %d did not acknowledge an unmap in time; answering pid %d",
+                        (int)(*link)->target->pid, (int)(*link)->caller->pid );
+            answer_pending( link );
+        }
+        else link = &(*link)->next;
+    }
+}
+
+/* Makes the caller's Free wait for the target's acknowledgement; STATUS_PENDING, or
+ * STATUS_SUCCESS (answer now) when memory is short. */
+static NTSTATUS defer_free( struct process *caller, struct process *target, uint32_t seq,
+                            const struct free_pages_reply *reply )
+{
+    struct pending_free *pending = malloc( sizeof(*pending) );
+
+    if (!pending) return STATUS_SUCCESS;
+    pending->caller = caller;
+    pending->target = target;
+    pending->seq = seq;
+    pending->deadline = monotonic_ms() + ACK_TIMEOUT_MS;
+    pending->reply = *reply;
+    pending->reply.header.size = sizeof(*reply);
+    caller->refs++;
+    target->refs++;
+    pending->next = pending_list;
+    pending_list = pending;
+    return STATUS_PENDING;
+}
+
+/* Everything the process held goes back to the system. */
+void release_frames( struct process *process )
+{
+    if (process->frames_base)
+        munmap( process->frames_base, (size_t)awe_pfn_max_frames( &options.layout ) << AWE_PAGE_SHIFT );
+    if (process->table) munmap( process->table, process->table_size );
+    if (process->memfd >= 0) close( process->memfd );
+    if (process->table_fd >= 0) close( process->table_fd );
+    if (process->table_ro_fd >= 0) close( process->table_ro_fd );
+    process->table_ro_fd = -1;
+    awe_slab_destroy( process->sync_pool );
+    process->sync_pool = NULL;
+    if (process->usage) munmap( process->usage, AWE_PAGE_SIZE );
+    if (process->usage_fd >= 0) close( process->usage_fd );
+    process->usage = NULL;
+    process->usage_fd = -1;
+    if (process->frames_ready) awe_frames_destroy( &process->frames );
+    free( process->quarantine );
+    free( process->quarantine_seq );
+    process->frames_base = NULL;
+    process->table = NULL;
+    process->memfd = process->table_fd = -1;
+    process->frames_ready = 0;
+    process->quarantine = NULL;
+    process->quarantine_seq = NULL;
+    process->quarantine_len = process->quarantine_cap = 0;
+    process->owned = process->quarantined = 0;
+    total_locked_frames -= process->locked_frames;
+    process->memfd_frames = process->locked_frames = 0;
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Tokens: each process's privileges; SeLockMemoryPrivilege is the only one modelled. */
+
+#include "server.h"
+
+#define SE_LOCK_MEMORY_PRIVILEGE        4
+#define SE_PRIVILEGE_ENABLED            0x00000002
+#define SE_PRIVILEGE_REMOVED            0x00000004
+#define TOKEN_ADJUST_PRIVILEGES         0x0020
+
+DECL_HANDLER(open_token)
+{
+    struct process *process;
+    NTSTATUS status;
+
+    /* the process handle needs no particular access to open its token in this model */
+    if ((status = get_handle_object( caller, req->process, OBJ_PROCESS, 0, (void **)&process )))
+        return status;
+    return alloc_handle( caller, process, OBJ_TOKEN, req->access, &reply->handle );
+}
+
+/* AdjustTokenPrivileges: privileges the token does not hold are skipped and reported with
+ * not_all_assigned (ERROR_NOT_ALL_ASSIGNED), as Windows does.  The reply's variable part holds
+ * the previous state of every privilege that changed. */
+DECL_HANDLER(adjust_privileges)
+{
+    const struct awe_wire_privilege *in = (const void *)(req + 1);
+    struct awe_wire_privilege *prev = (void *)(reply + 1);
+    size_t i, count = (req_size - sizeof(*req)) / sizeof(*in), nprev = 0;
+    struct process *process;
+    NTSTATUS status;
+
+    if ((req_size - sizeof(*req)) % sizeof(*in)) return PROTOCOL_ERROR;
+    if ((status = get_handle_object( caller, req->token, OBJ_TOKEN, TOKEN_ADJUST_PRIVILEGES,
+                                     (void **)&process )))
+        return status;
+
+    if (req->disable_all)
+    {
+        if (process->privilege > 0)
+        {
+            prev[nprev].luid = SE_LOCK_MEMORY_PRIVILEGE;
+            prev[nprev++].attributes = (uint32_t)process->privilege;
+            process->privilege = 0;
+        }
+    }
+    else for (i = 0; i < count; i++)
+    {
+        uint32_t want = in[i].attributes & SE_PRIVILEGE_ENABLED;
+
+        if (in[i].luid != SE_LOCK_MEMORY_PRIVILEGE || process->privilege < 0)
+        {
+            reply->not_all_assigned = 1;
+            continue;
+        }
+        if (in[i].attributes & SE_PRIVILEGE_REMOVED) want = 0;
+        if ((uint32_t)process->privilege != want && nprev < 1)
+        {
+            prev[nprev].luid = SE_LOCK_MEMORY_PRIVILEGE;
+            prev[nprev++].attributes = (uint32_t)process->privilege;
+        }
+        process->privilege = (int)want;
+    }
+    *reply_size += nprev * sizeof(*prev);
+    return STATUS_SUCCESS;
+}
