@@ -105,32 +105,59 @@ check: check-unit check-conformance
 # Tests find the server they start (and the one the library starts) here.
 TEST_ENV = AWE_SERVER=$(abspath $(SERVER_BIN))
 
+# No test binary may run longer than this (seconds): a hang fails the run with a message
+# instead of stalling it.  Memcheck runs get more time.
+TEST_TIMEOUT     ?= 600
+VALGRIND_TIMEOUT ?= 1800
+
+# The conformance tests talk to a server started for the run whose --limit stands for the
+# machine's physical memory (WINETEST_PHYSICAL_MB tells the tests), so that the tests which
+# exhaust "physical memory" (A16, V21) lock that many megabytes, not the machine's gigabytes.
+WINETEST_MB ?= 256
+
+# $(call run_conformance,server wrapper,test wrapper,test binary,server binary,timeout)
+define run_conformance
+dir=$$(mktemp -d); chmod 700 $$dir; \
+$(1) $(4) --foreground --exit-delay=1 --limit=$(WINETEST_MB)M --dir=$$dir & spid=$$!; \
+for i in $$(seq 300); do test -S $$dir/socket && break; sleep 0.1; done; \
+if ! test -S $$dir/socket; then echo "$(4) did not start"; kill $$spid; rm -rf $$dir; exit 1; fi; \
+AWE_SERVER_DIR=$$dir WINETEST_PHYSICAL_MB=$(WINETEST_MB) AWE_SERVER=$(abspath $(4)) \
+    timeout -k 10 $(5) $(2) $(3); rc=$$?; \
+if [ $$rc = 124 ]; then echo "$(3): timed out after $(5) s"; fi; \
+if [ $$rc != 0 ]; then kill $$spid 2>/dev/null; fi; \
+wait $$spid; src=$$?; rm -rf $$dir; \
+if [ $$rc != 0 ]; then exit $$rc; fi; \
+if [ $$src != 0 ]; then echo "$(4): exit status $$src"; exit 1; fi
+endef
+
+# $(call run_unit,wrapper,runner,timeout,extra environment)
+define run_unit
+echo "== $(2)"; $(TEST_ENV) $(4) timeout -k 10 $(3) $(1) $(2); rc=$$?; \
+if [ $$rc = 124 ]; then echo "$(2): timed out after $(3) s"; fi; \
+if [ $$rc != 0 ]; then exit $$rc; fi
+endef
+
 check-unit: $(RUNNERS) $(SERVER_BIN)
-	$(Q)set -e; for r in $(RUNNERS); do echo "== $$r"; $(TEST_ENV) $$r; done
+	$(Q)for r in $(RUNNERS); do $(call run_unit,,$$r,$(TEST_TIMEOUT),); done
 
 check-conformance: $(WINETEST_BIN) $(SERVER_BIN)
-	$(Q)echo "== $(WINETEST_BIN)"; dir=$$(mktemp -d); chmod 700 $$dir; \
-	    $(TEST_ENV) AWE_SERVER_DIR=$$dir $(WINETEST_BIN); rc=$$?; rm -rf $$dir; exit $$rc
+	$(Q)echo "== $(WINETEST_BIN)"; $(call run_conformance,,,$(WINETEST_BIN),$(SERVER_BIN),$(TEST_TIMEOUT))
 
 VALGRIND ?= valgrind
 VALGRIND_FLAGS := --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
                   --show-leak-kinds=definite --track-origins=yes --child-silent-after-fork=yes
 
 valgrind: $(RUNNERS) $(WINETEST_BIN) $(SERVER_BIN)
-	$(Q)set -e; dir=$$(mktemp -d); chmod 700 $$dir; trap 'rm -rf $$dir' EXIT; \
-	for r in $(RUNNERS) $(WINETEST_BIN); do \
-	    echo "== valgrind $$r"; \
-	    CK_FORK=no AWE_UNDER_VALGRIND=1 AWE_SERVER_DIR=$$dir $(TEST_ENV) \
-	        $(VALGRIND) $(VALGRIND_FLAGS) $$r; \
-	done; \
-	echo "== valgrind $(SERVER_BIN) over the conformance run"; \
-	sdir=$$(mktemp -d); chmod 700 $$sdir; \
-	$(VALGRIND) $(VALGRIND_FLAGS) $(SERVER_BIN) --foreground --exit-delay=1 --dir=$$sdir & spid=$$!; \
-	for i in $$(seq 100); do test -S $$sdir/socket && break; sleep 0.1; done; \
-	AWE_SERVER_DIR=$$sdir $(TEST_ENV) $(WINETEST_BIN) > /dev/null || { kill $$spid; exit 1; }; \
-	wait $$spid; rc=$$?; rm -rf $$sdir; \
-	if [ $$rc != 0 ]; then echo "awe-server: memcheck errors (exit $$rc)"; exit 1; fi; \
-	echo "awe-server: no memcheck errors" 
+	$(Q)dir=$$(mktemp -d); chmod 700 $$dir; trap 'rm -rf $$dir' EXIT; \
+	for r in $(RUNNERS); do \
+	    $(call run_unit,$(VALGRIND) $(VALGRIND_FLAGS),$$r,$(VALGRIND_TIMEOUT), \
+	                    CK_FORK=no AWE_UNDER_VALGRIND=1 AWE_SERVER_DIR=$$dir); \
+	done
+	$(Q)echo "== valgrind $(WINETEST_BIN)"; export AWE_UNDER_VALGRIND=1; \
+	$(call run_conformance,,$(VALGRIND) $(VALGRIND_FLAGS),$(WINETEST_BIN),$(SERVER_BIN),$(VALGRIND_TIMEOUT))
+	$(Q)echo "== valgrind $(SERVER_BIN) over the conformance run"; \
+	$(call run_conformance,$(VALGRIND) $(VALGRIND_FLAGS),,$(WINETEST_BIN),$(SERVER_BIN),$(VALGRIND_TIMEOUT)); \
+	echo "awe-server: no memcheck errors"
 
 # ThreadSanitizer: every unit test, instrumented.  Address randomisation is disabled for the
 # run because this kernel's mmap layout can collide with TSan's fixed shadow ranges.
@@ -149,12 +176,15 @@ sanitize:
 	    $(BUILDDIR)/address-undefined/server_side/awe-server \
 	    $(foreach c,$(COMPONENTS),$(BUILDDIR)/address-undefined/$(c)/tests/check_$(c)) \
 	    $(BUILDDIR)/address-undefined/winetests/awe_test
-	$(Q)set -e; for r in $(foreach c,$(COMPONENTS),$(BUILDDIR)/address-undefined/$(c)/tests/check_$(c)) \
-	        $(BUILDDIR)/address-undefined/winetests/awe_test; do \
-	    echo "== asan+ubsan $$r"; \
-	    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	        AWE_SERVER=$(abspath $(BUILDDIR)/address-undefined/server_side/awe-server) $$r; \
+	$(Q)export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1; \
+	for r in $(foreach c,$(COMPONENTS),$(BUILDDIR)/address-undefined/$(c)/tests/check_$(c)); do \
+	    $(call run_unit,,$$r,$(TEST_TIMEOUT), \
+	                    AWE_SERVER=$(abspath $(BUILDDIR)/address-undefined/server_side/awe-server)); \
 	done
+	$(Q)echo "== asan+ubsan $(BUILDDIR)/address-undefined/winetests/awe_test"; \
+	export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1; \
+	$(call run_conformance,,,$(BUILDDIR)/address-undefined/winetests/awe_test, \
+	                       $(BUILDDIR)/address-undefined/server_side/awe-server,$(TEST_TIMEOUT))
 
 demo: $(DEMO_BINS)
 

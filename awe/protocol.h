@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include "status.h"
 
-#define AWE_PROTOCOL_VERSION 1
+#define AWE_PROTOCOL_VERSION 2
 #define AWE_MAX_MESSAGE      (64 * 1024)     /* whole message, fixed + variable part */
 
 /* Field types: F(type, name) in the tables below; each maps to a C type and a trace format. */
@@ -121,7 +121,8 @@ struct awe_wire_process_status
 #define AWE_REPLY_adjust_privileges(F) F(awe_u32, not_all_assigned) F(awe_pad, pad)
 
 #define AWE_REQ_get_status(F)         F(awe_pad, pad) F(awe_pad, pad2)
-#define AWE_REPLY_get_status(F)       F(awe_u32, flags) F(awe_u32, processes) F(awe_u64, quota_frames)
+#define AWE_REPLY_get_status(F)       F(awe_u32, flags) F(awe_u32, processes) F(awe_u64, quota_frames) \
+                                      F(awe_u64, limit_frames) F(awe_u64, held_frames)
 
 #define AWE_REQUESTS(X) \
     X(init_process) \

@@ -43,6 +43,10 @@ static void usage( FILE *out )
 "      --quota=SIZE             frames a process may hold, in bytes (K, M, G suffixes);\n"
 "                               past it allocations are partial, then fail with\n"
 "                               ERROR_COMMITMENT_LIMIT (default: no quota)\n"
+"      --limit=SIZE             frames all processes together may hold, in bytes: the\n"
+"                               physical memory AWE may take; past it allocations are\n"
+"                               partial, then fail with ERROR_NO_SYSTEM_RESOURCES\n"
+"                               (default: no limit but RLIMIT_MEMLOCK's)\n"
 "      --unlocked               best effort: do not lock frames in memory (reported by\n"
 "                               --status); by default frames are mlocked and RLIMIT_MEMLOCK\n"
 "                               makes allocations partial, then ERROR_NO_SYSTEM_RESOURCES\n"
@@ -78,6 +82,7 @@ static int parse_size( const char *str, uint64_t *frames )
     }
     if (end == str || *end) return -1;
     *frames = value >> AWE_PAGE_SHIFT;
+    if (value && !*frames) return -1;   /* less than a page would read as "none" */
     return 0;
 }
 
@@ -139,11 +144,15 @@ static int print_status( const char *dir )
         printf( "bad answer from the awe-server in %s\n", dir );
         return 1;
     }
-    printf( "awe-server in %s: frames %s, quota %s\n", dir,
+    printf( "awe-server in %s: frames %s, quota %s, limit %s\n", dir,
             out.reply.get_status.flags & AWE_STATUS_UNLOCKED ? "NOT locked (--unlocked)" : "locked",
-            out.reply.get_status.quota_frames ? "set" : "none" );
+            out.reply.get_status.quota_frames ? "set" : "none",
+            out.reply.get_status.limit_frames ? "set" : "none" );
     if (out.reply.get_status.quota_frames)
         printf( "quota: %llu frames per process\n", (unsigned long long)out.reply.get_status.quota_frames );
+    if (out.reply.get_status.limit_frames)
+        printf( "limit: %llu frames in all\n", (unsigned long long)out.reply.get_status.limit_frames );
+    printf( "held: %llu frames in all\n", (unsigned long long)out.reply.get_status.held_frames );
     printf( "%8s %5s %12s %12s %12s %12s %12s %8s\n", "pid", "tag", "allocated", "quarantined",
             "locked", "memfd", "mapped", "vmas" );
     for (i = 0; i < out.reply.get_status.processes; i++)
@@ -278,6 +287,7 @@ int main( int argc, char **argv )
         { "dir", required_argument, NULL, 'D' },
         { "grant-lock-memory", required_argument, NULL, 'g' },
         { "quota", required_argument, NULL, 'q' },
+        { "limit", required_argument, NULL, 'l' },
         { "unlocked", no_argument, NULL, 'u' },
         { "pfn-bits", required_argument, NULL, 'p' },
         { "exit-delay", required_argument, NULL, 'e' },
@@ -307,6 +317,9 @@ int main( int argc, char **argv )
             break;
         case 'q':
             if (parse_size( optarg, &options.quota_frames )) goto bad_option;
+            break;
+        case 'l':
+            if (parse_size( optarg, &options.limit_frames )) goto bad_option;
             break;
         case 'e':
             options.exit_delay = (unsigned int)atoi( optarg );

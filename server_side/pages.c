@@ -31,6 +31,12 @@ static inline char *frame_addr( const struct process *process, uint32_t index )
 }
 
 static uint64_t total_locked_frames;   /* locked by the server for all processes */
+static uint64_t total_held_frames;     /* owned or quarantined, all processes (--limit) */
+
+uint64_t pages_held_frames( void )
+{
+    return total_held_frames;
+}
 
 /* Extends the process's locked-on-fault prefix to target frames; returns 1 on success. */
 static int lock_frames( struct process *process, uint32_t target )
@@ -116,6 +122,7 @@ static void set_owned( struct process *process, uint32_t start, uint32_t count, 
         i += n;
     }
     process->owned = owned ? process->owned + count : process->owned - count;
+    total_held_frames = owned ? total_held_frames + count : total_held_frames - count;
     atomic_store_explicit( &table->owned, process->owned, memory_order_relaxed );
 }
 
@@ -149,6 +156,14 @@ DECL_HANDLER(allocate_pages)
         uint64_t held = target->owned + target->quarantined;
         if (held >= options.quota_frames) return STATUS_COMMITMENT_LIMIT;
         if (want > options.quota_frames - held) want = options.quota_frames - held;
+    }
+    if (options.limit_frames)
+    {
+        /* the limit stands for the machine's physical memory: running out of it is
+         * ERROR_NO_SYSTEM_RESOURCES, as RLIMIT_MEMLOCK's end is */
+        if (total_held_frames >= options.limit_frames) return STATUS_INSUFFICIENT_RESOURCES;
+        if (want > options.limit_frames - total_held_frames)
+            want = options.limit_frames - total_held_frames;
     }
 
     _Static_assert( sizeof(struct awe_frame_run) == sizeof(struct awe_wire_run), "run layout" );
@@ -208,6 +223,7 @@ static int queue_quarantine( struct process *process, uint32_t start, uint32_t c
     process->quarantine[process->quarantine_len].count = count;
     process->quarantine_seq[process->quarantine_len++] = seq;
     process->quarantined += count;
+    total_held_frames += count;
     return 0;
 }
 
@@ -339,6 +355,7 @@ static void release_quarantine( struct process *process, uint32_t seq )
             awe_frames_release( &process->frames, run->start, run->count );
             discard_frames( process, run->start, run->count );
             process->quarantined -= run->count;
+            total_held_frames -= run->count;
             continue;
         }
         process->quarantine[kept] = *run;
@@ -455,6 +472,7 @@ void release_frames( struct process *process )
     process->quarantine = NULL;
     process->quarantine_seq = NULL;
     process->quarantine_len = process->quarantine_cap = 0;
+    total_held_frames -= process->owned + process->quarantined;
     process->owned = process->quarantined = 0;
     total_locked_frames -= process->locked_frames;
     process->memfd_frames = process->locked_frames = 0;

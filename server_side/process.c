@@ -281,6 +281,8 @@ DECL_HANDLER(get_status)
     reply->flags = options.unlocked ? AWE_STATUS_UNLOCKED : 0;
     reply->processes = (uint32_t)n;
     reply->quota_frames = options.quota_frames;
+    reply->limit_frames = options.limit_frames;
+    reply->held_frames = pages_held_frames();
     *reply_size += n * sizeof(*out);
     return STATUS_SUCCESS;
 }

@@ -22,6 +22,7 @@ struct server_options
     int                   grant_lock;     /* every process holds SeLockMemoryPrivilege */
     int                   unlocked;       /* best effort: do not mlock frames */
     uint64_t              quota_frames;   /* per process, 0 = none */
+    uint64_t              limit_frames;   /* all processes together, 0 = none */
     unsigned int          exit_delay;     /* seconds without clients before exiting */
     struct awe_pfn_layout layout;
 };
@@ -112,6 +113,7 @@ extern void handle_ack( struct process *process );
 extern void cancel_pending( struct process *process );
 extern int pending_timeout( void );
 extern void expire_pending( void );
+extern uint64_t pages_held_frames( void );
 
 /* request.c */
 typedef NTSTATUS (*req_handler)( struct process *caller, const void *req, size_t req_size,

@@ -84,7 +84,7 @@ static inline void sleep_ms( unsigned int ms )
 }
 
 /* Physical memory of the machine, in pages of PAGE bytes; 0 if unknown. */
-static inline ULONG_PTR physical_pages( void )
+static inline ULONG_PTR machine_pages( void )
 {
 #ifdef _WIN32
     MEMORYSTATUSEX status;
@@ -99,6 +99,20 @@ static inline ULONG_PTR physical_pages( void )
     if (pages <= 0 || size < PAGE) return 0;
     return (ULONG_PTR)pages * (ULONG_PTR)(size / PAGE);
 #endif
+}
+
+/* The physical memory the tests size their big allocations by (in test pages).  A run may cap
+ * it with WINETEST_PHYSICAL_MB, set to the --limit its awe-server was started with, so that the
+ * tests that exhaust "physical memory" lock megabytes and not the machine's gigabytes. */
+static inline ULONG_PTR physical_pages( void )
+{
+    const char *cap = getenv( "WINETEST_PHYSICAL_MB" );
+    ULONG_PTR pages = machine_pages(), limit;
+
+    if (cap && *cap && (limit = (ULONG_PTR)strtoull( cap, NULL, 10 ) * (1024 * 1024 / PAGE)) &&
+        (!pages || limit < pages))
+        pages = limit;
+    return pages;
 }
 
 /* ---- the privilege ------------------------------------------------------------------------- */

@@ -242,6 +242,66 @@ START_TEST(test_quota_partial_then_limit)
 }
 END_TEST
 
+/* --limit: one budget for all processes together.  A second process that finds it spent gets
+ * a partial allocation, then ERROR_NO_SYSTEM_RESOURCES; the first one's exit gives it back. */
+static int holder_limit( int to_parent, int from_parent )
+{
+    ULONG_PTR n = 10, pfns[10];
+    char c;
+
+    CHILD_CHECK( enable_lock_privilege( TRUE ) == ERROR_SUCCESS, "privilege" );
+    CHILD_CHECK( AllocateUserPhysicalPages( GetCurrentProcess(), &n, pfns ) && n == 10, "holder" );
+    CHILD_CHECK( write( to_parent, "h", 1 ) == 1, "held" );
+    CHILD_CHECK( read( from_parent, &c, 1 ) == 1, "exit" );
+    return 0;   /* exits holding the frames */
+}
+
+static int child_limit( void *arg )
+{
+    ULONG_PTR n, pfns[16];
+    int up[2], down[2], status, tries;
+    pid_t pid;
+    char c;
+
+    (void)arg;
+    CHILD_CHECK( !pipe( up ) && !pipe( down ), "pipe" );
+    if (!(pid = fork())) _exit( holder_limit( up[1], down[0] ) );
+    CHILD_CHECK( pid > 0, "fork" );
+    CHILD_CHECK( read( up[0], &c, 1 ) == 1, "the holder did not allocate" );
+
+    CHILD_CHECK( enable_lock_privilege( TRUE ) == ERROR_SUCCESS, "privilege" );
+    n = 10;
+    CHILD_CHECK( AllocateUserPhysicalPages( GetCurrentProcess(), &n, pfns ) && n == 6,
+                 "partial: %lu", (unsigned long)n );
+    n = 1;
+    CHILD_CHECK( !AllocateUserPhysicalPages( GetCurrentProcess(), &n, pfns + 6 ), "over the limit" );
+    CHILD_CHECK( GetLastError() == ERROR_NO_SYSTEM_RESOURCES && n == 1, "error %u", GetLastError() );
+
+    CHILD_CHECK( write( down[1], "x", 1 ) == 1, "exit" );
+    CHILD_CHECK( waitpid( pid, &status, 0 ) == pid && WIFEXITED( status ) && !WEXITSTATUS( status ),
+                 "the holder failed" );
+    /* the server reclaims the holder's frames when it sees the connection close */
+    for (tries = 0, n = 0; tries < 500 && n < 10; tries++)
+    {
+        ULONG_PTR more = 10 - n;
+
+        if (AllocateUserPhysicalPages( GetCurrentProcess(), &more, pfns + 6 + n )) n += more;
+        else sleep_ms( 10 );
+    }
+    CHILD_CHECK( n == 10, "got %lu of the holder's 10 frames back", (unsigned long)n );
+    n = 16;
+    CHILD_CHECK( FreeUserPhysicalPages( GetCurrentProcess(), &n, pfns ) && n == 16, "free" );
+    return 0;
+}
+
+START_TEST(test_server_limit)
+{
+    server_stop();
+    server_start_args( "--limit=64K", NULL );
+    ck_assert_int_eq( run_child( child_limit, NULL ), 0 );
+}
+END_TEST
+
 /* RLIMIT_MEMLOCK: the server locks what the limit allows, hands out that much (a partial
  * allocation), then answers ERROR_NO_SYSTEM_RESOURCES.  The server runs without CAP_IPC_LOCK
  * (which root has, and which lifts the limit) and with a 2 MiB limit. */
@@ -293,7 +353,7 @@ START_TEST(test_debug_trace)
     server_stop();
     snprintf( cmd, sizeof(cmd), "grep -q 'allocate_pages > process=ffffffff count=10' %s && "
               "grep -q 'allocate_pages < STATUS_SUCCESS count=10 tag=' %s && "
-              "grep -q 'init_process > version=1' %s", log, log, log );
+              "grep -q 'init_process > version=%u' %s", log, log, AWE_PROTOCOL_VERSION, log );
     ck_assert_msg( system( cmd ) == 0, "trace lines missing from %s", log );
     unlink( log );
 }
@@ -729,6 +789,7 @@ AWE_DEFINE_SUITE(physical)
     tcase_add_test( core, test_privilege_not_granted );
     tcase_add_test( errors, test_arguments );
     tcase_add_test( core, test_quota_partial_then_limit );
+    tcase_add_test( core, test_server_limit );
     tcase_add_test( core, test_memlock_limit );
     tcase_add_test( core, test_debug_trace );
     tcase_add_test( mp, test_sigkill_reclaims );
