@@ -95,7 +95,8 @@ BENCH_BINS   := $(BENCH_SRCS:%.c=$(B)/%)
 
 # ---- top-level targets ---------------------------------------------------------------------
 
-.PHONY: all check check-unit check-conformance valgrind racecheck sanitize bench bench-quick demo \
+.PHONY: all check check-unit check-conformance valgrind valgrind-unit valgrind-conformance \
+        valgrind-server racecheck sanitize bench bench-quick demo \
         run install uninstall clean distclean
 
 all: $(LIB_A) $(LIB_SO) $(SERVER_BIN) $(RUNNERS) $(WINETEST_BIN) $(DEMO_BINS) $(BENCH_BINS)
@@ -116,16 +117,17 @@ VALGRIND_TIMEOUT ?= 1800
 WINETEST_MB ?= 256
 
 # $(call run_conformance,server wrapper,test wrapper,test binary,server binary,timeout)
+# The server stays up for the whole run (a test binary under memcheck takes seconds to
+# connect) and is stopped with SIGTERM, its clean shutdown, at the end.
 define run_conformance
 dir=$$(mktemp -d); chmod 700 $$dir; \
-$(1) $(4) --foreground --exit-delay=1 --limit=$(WINETEST_MB)M --dir=$$dir & spid=$$!; \
+$(1) $(4) --foreground --exit-delay=100000 --limit=$(WINETEST_MB)M --dir=$$dir & spid=$$!; \
 for i in $$(seq 300); do test -S $$dir/socket && break; sleep 0.1; done; \
 if ! test -S $$dir/socket; then echo "$(4) did not start"; kill $$spid; rm -rf $$dir; exit 1; fi; \
 AWE_SERVER_DIR=$$dir WINETEST_PHYSICAL_MB=$(WINETEST_MB) AWE_SERVER=$(abspath $(4)) \
     timeout -k 10 $(5) $(2) $(3); rc=$$?; \
 if [ $$rc = 124 ]; then echo "$(3): timed out after $(5) s"; fi; \
-if [ $$rc != 0 ]; then kill $$spid 2>/dev/null; fi; \
-wait $$spid; src=$$?; rm -rf $$dir; \
+kill -TERM $$spid; wait $$spid; src=$$?; rm -rf $$dir; \
 if [ $$rc != 0 ]; then exit $$rc; fi; \
 if [ $$src != 0 ]; then echo "$(4): exit status $$src"; exit 1; fi
 endef
@@ -143,18 +145,31 @@ check-unit: $(RUNNERS) $(SERVER_BIN)
 check-conformance: $(WINETEST_BIN) $(SERVER_BIN)
 	$(Q)echo "== $(WINETEST_BIN)"; $(call run_conformance,,,$(WINETEST_BIN),$(SERVER_BIN),$(TEST_TIMEOUT))
 
+# --fair-sched: memcheck runs one thread at a time; round-robin turns keep the tests whose
+# threads wait for each other by spinning from crawling.
 VALGRIND ?= valgrind
 VALGRIND_FLAGS := --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
-                  --show-leak-kinds=definite --track-origins=yes --child-silent-after-fork=yes
+                  --show-leak-kinds=definite --track-origins=yes --child-silent-after-fork=yes \
+                  --fair-sched=yes
 
+# One after the other (each is timing-sensitive enough not to share the CPUs with another).
 valgrind: $(RUNNERS) $(WINETEST_BIN) $(SERVER_BIN)
+	$(Q)$(MAKE) --no-print-directory valgrind-unit
+	$(Q)$(MAKE) --no-print-directory valgrind-conformance
+	$(Q)$(MAKE) --no-print-directory valgrind-server
+
+valgrind-unit: $(RUNNERS) $(SERVER_BIN)
 	$(Q)dir=$$(mktemp -d); chmod 700 $$dir; trap 'rm -rf $$dir' EXIT; \
 	for r in $(RUNNERS); do \
 	    $(call run_unit,$(VALGRIND) $(VALGRIND_FLAGS),$$r,$(VALGRIND_TIMEOUT), \
 	                    CK_FORK=no AWE_UNDER_VALGRIND=1 AWE_SERVER_DIR=$$dir); \
 	done
+
+valgrind-conformance: $(WINETEST_BIN) $(SERVER_BIN)
 	$(Q)echo "== valgrind $(WINETEST_BIN)"; export AWE_UNDER_VALGRIND=1; \
 	$(call run_conformance,,$(VALGRIND) $(VALGRIND_FLAGS),$(WINETEST_BIN),$(SERVER_BIN),$(VALGRIND_TIMEOUT))
+
+valgrind-server: $(WINETEST_BIN) $(SERVER_BIN)
 	$(Q)echo "== valgrind $(SERVER_BIN) over the conformance run"; \
 	$(call run_conformance,$(VALGRIND) $(VALGRIND_FLAGS),,$(WINETEST_BIN),$(SERVER_BIN),$(VALGRIND_TIMEOUT)); \
 	echo "awe-server: no memcheck errors"

@@ -871,6 +871,11 @@ static void remap_worker( void *arg )
         ctx->checks++;
         if (stamp != STAMP( (e1 / 2) % 2 )) ctx->stale++;
         __atomic_store_n( &ctx->checked, e1, __ATOMIC_RELEASE );
+        /* where threads take turns (valgrind runs one at a time) the main thread needs a turn
+         * to make the next Map; the wait for the next epoch is the other thread's anyway */
+        while (__atomic_load_n( &ctx->epoch, __ATOMIC_ACQUIRE ) == e1 &&
+               !__atomic_load_n( &ctx->stop, __ATOMIC_ACQUIRE ))
+            yield_thread();
     }
 }
 
