@@ -73,9 +73,10 @@ static struct
 static void scratch_prepare( void ) { pthread_mutex_lock( &scratch.lock ); }
 static void scratch_parent( void ) { pthread_mutex_unlock( &scratch.lock ); }
 
+/* The forking thread took the lock in scratch_prepare: it releases it (rather than making a new
+ * one, which would leave the lock it holds unbalanced for a lock-order checker). */
 static void scratch_child( void )
 {
-    pthread_mutex_init( &scratch.lock, NULL );
     if (scratch.fd >= 0)
     {
         munmap( (void *)scratch.view, SCRATCH_SIZE );
@@ -83,6 +84,7 @@ static void scratch_child( void )
     }
     scratch.fd = -1;
     scratch.view = NULL;
+    pthread_mutex_unlock( &scratch.lock );
 }
 
 static void register_scratch_atfork( void )
