@@ -26,6 +26,9 @@ typedef uint32_t awe_pad;         /* must be zero */
 
 #define AWE_CURRENT_PROCESS 0xffffffffu
 
+/* The access right the server checks on a process handle (Windows' value). */
+#define AWE_PROCESS_VM_OPERATION 0x0008
+
 /* Object types in the published handle tables (struct awe_handle_entry.type). */
 #define AWE_OBJECT_PROCESS 1
 #define AWE_OBJECT_TOKEN   2

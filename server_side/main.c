@@ -197,8 +197,12 @@ static void shutdown_all( void )
 
     for (process = process_list; process; process = next)
     {
-        next = process->next;
+        /* disconnecting closes the process's handles, which can free other processes, the
+         * next one included: hold this one so that its link stays valid, then read it */
+        process->refs++;
         if (process->fd >= 0) disconnect_process( process );
+        next = process->next;
+        release_process( process );
     }
 }
 

@@ -12,7 +12,6 @@
 #include "server.h"
 
 #define SE_PRIVILEGE_ENABLED 0x00000002
-#define PROCESS_VM_OPERATION 0x0008
 #define GROW_FRAMES          512      /* the memfd grows 2 MiB at a time */
 
 #ifndef MADV_POPULATE_WRITE
@@ -145,7 +144,7 @@ DECL_HANDLER(allocate_pages)
     uint32_t usable;
     NTSTATUS status;
 
-    if ((status = get_handle_object( caller, req->process, OBJ_PROCESS, PROCESS_VM_OPERATION,
+    if ((status = get_handle_object( caller, req->process, OBJ_PROCESS, AWE_PROCESS_VM_OPERATION,
                                      (void **)&target )))
         return status;
     if (!(caller->privilege > 0 && (caller->privilege & SE_PRIVILEGE_ENABLED)))
@@ -252,7 +251,7 @@ DECL_HANDLER(free_pages)
     int queued = 0;
 
     if ((req_size - sizeof(*req)) % sizeof(*in)) return PROTOCOL_ERROR;
-    if ((status = get_handle_object( caller, req->process, OBJ_PROCESS, PROCESS_VM_OPERATION,
+    if ((status = get_handle_object( caller, req->process, OBJ_PROCESS, AWE_PROCESS_VM_OPERATION,
                                      (void **)&target )))
         return status;
     if (target->fd < 0 || !target->frames_ready) return STATUS_PROCESS_IS_TERMINATING;

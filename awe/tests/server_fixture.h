@@ -90,19 +90,25 @@ static inline int server_alive( void )
 static inline void server_stop( void )
 {
     char path[128];
-    int status;
+    int status = 0;
+    pid_t pid = srv.pid;
 
-    if (srv.pid > 0)
+    srv.pid = 0;
+    if (pid > 0)
     {
-        kill( srv.pid, SIGTERM );
-        waitpid( srv.pid, &status, 0 );
-        srv.pid = 0;
+        kill( pid, SIGTERM );
+        if (waitpid( pid, &status, 0 ) != pid) status = 0;
     }
     snprintf( path, sizeof(path), "%s/socket", srv.dir );
     unlink( path );
     snprintf( path, sizeof(path), "%s/lock", srv.dir );
     unlink( path );
     rmdir( srv.dir );
+    /* SIGTERM is the server's clean shutdown: anything but exit status 0 is a failure, among
+     * them a sanitizer's report (racecheck, sanitize) */
+    ck_assert_msg( WIFEXITED( status ) && !WEXITSTATUS( status ), "awe-server ended with %s %d",
+                   WIFEXITED( status ) ? "status" : "signal",
+                   WIFEXITED( status ) ? WEXITSTATUS( status ) : WTERMSIG( status ) );
 }
 
 /* Runs fn in a child process; returns its exit status (0: passed). */

@@ -157,6 +157,57 @@ START_TEST(test_many_clients_and_abrupt_close)
 }
 END_TEST
 
+/* A process that has gone but that another one still holds a handle to stays in the server's
+ * list; shutting down while it does (the holder listed first, since it connected last) must not
+ * touch the gone one after the holder's handles released it.  The fixture's server_stop fails
+ * the test unless the server exits cleanly, which a sanitizer build does not after a use after
+ * free (make racecheck, make sanitize). */
+START_TEST(test_shutdown_with_held_process)
+{
+    union awe_reply_buffer reply;
+    struct init_process_request init = { .header = { AWE_REQ_init_process, sizeof(init) },
+                                         .version = AWE_PROTOCOL_VERSION };
+    struct open_process_request open = { .header = { AWE_REQ_open_process, sizeof(open) },
+                                         .access = AWE_PROCESS_VM_OPERATION };
+    int up[2], down[2], fd, status, i;
+    pid_t pid;
+    char c;
+
+    ck_assert_int_eq( pipe( up ), 0 );
+    ck_assert_int_eq( pipe( down ), 0 );
+    ck_assert_int_ge( pid = fork(), 0 );
+    if (!pid)
+    {
+        fd = raw_connect();
+        if (raw_call( fd, &init, sizeof(init), &reply, sizeof(reply) ) != sizeof(reply.init_process) ||
+            reply.header.status || write( up[1], "r", 1 ) != 1 || read( down[0], &c, 1 ) != 1)
+            _exit( 1 );
+        _exit( 0 );   /* gone, still held by the parent's handle */
+    }
+    ck_assert_int_eq( read( up[0], &c, 1 ), 1 );
+
+    fd = raw_connect();
+    ck_assert_int_eq( raw_call( fd, &init, sizeof(init), &reply, sizeof(reply) ),
+                      sizeof(reply.init_process) );
+    ck_assert_int_eq( reply.header.status, STATUS_SUCCESS );
+    open.pid = (uint32_t)pid;
+    ck_assert_int_eq( raw_call( fd, &open, sizeof(open), &reply, sizeof(reply) ),
+                      sizeof(reply.open_process) );
+    ck_assert_int_eq( reply.header.status, STATUS_SUCCESS );
+
+    ck_assert_int_eq( write( down[1], "x", 1 ), 1 );
+    ck_assert_int_eq( waitpid( pid, &status, 0 ), pid );
+    ck_assert( WIFEXITED( status ) && !WEXITSTATUS( status ) );
+    for (i = 0; i < 200 && server_status( NULL, 0 ) != 1; i++) sleep_ms( 10 );
+    ck_assert_uint_eq( server_status( NULL, 0 ), 1 );   /* the holder only */
+
+    server_stop();   /* with the holder still connected */
+    close( fd );
+    close( up[0] ); close( up[1] ); close( down[0] ); close( down[1] );
+    server_start();  /* for the fixture's teardown */
+}
+END_TEST
+
 START_TEST(test_help_and_bad_options)
 {
     char cmd[512];
@@ -226,6 +277,7 @@ AWE_DEFINE_SUITE(server)
     tcase_add_test( errors, test_descriptors_and_version );
     tcase_add_test( core, test_many_clients_and_abrupt_close );
     tcase_add_test( core, test_help_and_bad_options );
+    tcase_add_test( core, test_shutdown_with_held_process );
     tcase_add_test( errors, test_refuses_other_users );
     tcase_set_timeout( core, 60 );
     suite_add_tcase( s, errors );
