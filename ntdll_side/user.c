@@ -19,12 +19,22 @@
 #ifndef mark_defined
 # define mark_defined( ptr, len ) ((void)0)
 #endif
-/* Memcheck checks the buffer of a pwrite and reports the bad pointers that the API must turn
- * into STATUS_ACCESS_VIOLATION; under it, caller memory is read with process_vm_readv only. */
-#ifdef RUNNING_ON_VALGRIND
-# define under_valgrind() RUNNING_ON_VALGRIND
-#else
-# define under_valgrind() 0
+/* Memcheck and AddressSanitizer check the buffer of a pwrite and report the bad pointers that
+ * the API must turn into STATUS_ACCESS_VIOLATION; under them, caller memory is read with
+ * process_vm_readv only (neither looks inside it). */
+#if defined(__SANITIZE_ADDRESS__)
+# define under_checker() 1
+#elif defined(__has_feature)
+# if __has_feature(address_sanitizer)
+#  define under_checker() 1
+# endif
+#endif
+#ifndef under_checker
+# ifdef RUNNING_ON_VALGRIND
+#  define under_checker() RUNNING_ON_VALGRIND
+# else
+#  define under_checker() 0
+# endif
 #endif
 
 /* Below this address nothing is ever mapped (vm.mmap_min_addr is at least 4096); a NULL
@@ -101,7 +111,7 @@ static void make_scratch( void )
     int fd;
 
     scratch.fd = SCRATCH_NONE;
-    if (under_valgrind() || pthread_once( &once, register_scratch_atfork )) return;
+    if (under_checker() || pthread_once( &once, register_scratch_atfork )) return;
     if (getrlimit( RLIMIT_FSIZE, &fsize ) ||
         (fsize.rlim_cur != RLIM_INFINITY && fsize.rlim_cur < SCRATCH_SIZE))
         return;
