@@ -125,7 +125,8 @@ struct awe_wire_process_status
 
 #define AWE_REQ_get_status(F)         F(awe_pad, pad) F(awe_pad, pad2)
 #define AWE_REPLY_get_status(F)       F(awe_u32, flags) F(awe_u32, processes) F(awe_u64, quota_frames) \
-                                      F(awe_u64, limit_frames) F(awe_u64, held_frames)
+                                      F(awe_u64, limit_frames) F(awe_u64, held_frames) \
+                                      F(awe_u64, reserve_frames)
 
 #define AWE_REQUESTS(X) \
     X(init_process) \

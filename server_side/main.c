@@ -47,6 +47,10 @@ static void usage( FILE *out )
 "                               physical memory AWE may take; past it allocations are\n"
 "                               partial, then fail with ERROR_NO_SYSTEM_RESOURCES\n"
 "                               (default: no limit but RLIMIT_MEMLOCK's)\n"
+"      --reserve=SIZE           memory left to the rest of the system: an allocation that\n"
+"                               would take MemAvailable below it is partial, then fails\n"
+"                               with ERROR_NO_SYSTEM_RESOURCES (default: 1/32 of the\n"
+"                               memory, 64M to 1G; 0 turns the check off)\n"
 "      --unlocked               best effort: do not lock frames in memory (reported by\n"
 "                               --status); by default frames are mlocked and RLIMIT_MEMLOCK\n"
 "                               makes allocations partial, then ERROR_NO_SYSTEM_RESOURCES\n"
@@ -153,6 +157,11 @@ static int print_status( const char *dir )
     if (out.reply.get_status.limit_frames)
         printf( "limit: %llu frames in all\n", (unsigned long long)out.reply.get_status.limit_frames );
     printf( "held: %llu frames in all\n", (unsigned long long)out.reply.get_status.held_frames );
+    if (out.reply.get_status.reserve_frames)
+        printf( "reserve: %llu frames of available memory left to the system\n",
+                (unsigned long long)out.reply.get_status.reserve_frames );
+    else
+        printf( "reserve: none (available memory not checked)\n" );
     printf( "%8s %5s %12s %12s %12s %12s %12s %8s\n", "pid", "tag", "allocated", "quarantined",
             "locked", "memfd", "mapped", "vmas" );
     for (i = 0; i < out.reply.get_status.processes; i++)
@@ -282,6 +291,17 @@ static int run( int listen_fd )
     return 0;
 }
 
+/* The default --reserve: 1/32 of the machine's memory, at least 64 MiB and at most 1 GiB. */
+static uint64_t default_reserve( void )
+{
+    long pages = sysconf( _SC_PHYS_PAGES ), size = sysconf( _SC_PAGESIZE );
+    uint64_t bytes = pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size / 32 : 0;
+
+    if (bytes < ((uint64_t)64 << 20)) bytes = (uint64_t)64 << 20;
+    if (bytes > ((uint64_t)1 << 30)) bytes = (uint64_t)1 << 30;
+    return bytes >> AWE_PAGE_SHIFT;
+}
+
 int main( int argc, char **argv )
 {
     static const struct option long_options[] =
@@ -292,6 +312,7 @@ int main( int argc, char **argv )
         { "grant-lock-memory", required_argument, NULL, 'g' },
         { "quota", required_argument, NULL, 'q' },
         { "limit", required_argument, NULL, 'l' },
+        { "reserve", required_argument, NULL, 'r' },
         { "unlocked", no_argument, NULL, 'u' },
         { "pfn-bits", required_argument, NULL, 'p' },
         { "exit-delay", required_argument, NULL, 'e' },
@@ -302,7 +323,7 @@ int main( int argc, char **argv )
     unsigned int index_bits = AWE_PFN_DEFAULT_INDEX_BITS, tag_bits = AWE_PFN_DEFAULT_TAG_BITS;
     char dir[PATH_MAX], lock_path[PATH_MAX + 8];
     struct sockaddr_un addr;
-    int c, status = 0, lock_fd, listen_fd;
+    int c, status = 0, reserve_set = 0, lock_fd, listen_fd;
 
     while ((c = getopt_long( argc, argv, "dfh", long_options, NULL )) != -1)
     {
@@ -325,6 +346,10 @@ int main( int argc, char **argv )
         case 'l':
             if (parse_size( optarg, &options.limit_frames )) goto bad_option;
             break;
+        case 'r':
+            if (parse_size( optarg, &options.reserve_frames )) goto bad_option;
+            reserve_set = 1;
+            break;
         case 'e':
             options.exit_delay = (unsigned int)atoi( optarg );
             break;
@@ -336,6 +361,7 @@ int main( int argc, char **argv )
         }
     }
     if (optind < argc) goto bad_option;
+    if (!reserve_set) options.reserve_frames = default_reserve();
     if (awe_pfn_layout_init( &options.layout, index_bits, tag_bits ))
     {
         server_log( "--pfn-bits=%u:%u: each part must be at least 1 and their sum at most %u",

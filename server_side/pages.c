@@ -37,6 +37,58 @@ uint64_t pages_held_frames( void )
     return total_held_frames;
 }
 
+/* ---- the memory reserve (--reserve) ------------------------------------------------------ *
+ * Locked frames cannot be reclaimed: a process that takes all of memory would leave the OOM
+ * killer to pick a victim, this server or another client among them.  Allocations stop where
+ * MemAvailable would fall below the reserve, as Windows' stop when physical memory runs out.
+ * The figure is read from /proc/meminfo at most every MEMINFO_MAX_AGE_MS (a read costs tens of
+ * microseconds) and lowered by what the server populates in between; a request larger than
+ * what is left reads it again. */
+#define MEMINFO_MAX_AGE_MS 50
+
+static uint64_t room_frames;     /* MemAvailable - reserve at the last reading, less populated */
+static uint64_t room_read_ms;
+static int      room_read;       /* room_frames holds a reading */
+
+/* MemAvailable in frames, or -1 when /proc/meminfo cannot say. */
+static int64_t mem_available( void )
+{
+    char buf[8192];
+    const char *line;
+    ssize_t len;
+    int fd = open( "/proc/meminfo", O_RDONLY | O_CLOEXEC );
+
+    if (fd < 0) return -1;
+    len = read( fd, buf, sizeof(buf) - 1 );
+    close( fd );
+    if (len <= 0) return -1;
+    buf[len] = 0;
+    if (!(line = strstr( buf, "MemAvailable:" ))) return -1;
+    return (int64_t)(strtoull( line + sizeof("MemAvailable:") - 1, NULL, 10 ) >> (AWE_PAGE_SHIFT - 10));
+}
+
+/* Frames that can still be populated without taking MemAvailable below the reserve. */
+static uint64_t memory_room( uint64_t want )
+{
+    uint64_t now = monotonic_ms();
+    int64_t avail;
+
+    if (!options.reserve_frames) return UINT64_MAX;
+    if (!room_read || want > room_frames || now - room_read_ms >= MEMINFO_MAX_AGE_MS)
+    {
+        if ((avail = mem_available()) < 0) return UINT64_MAX;
+        room_frames = (uint64_t)avail > options.reserve_frames ? (uint64_t)avail - options.reserve_frames : 0;
+        room_read_ms = now;
+        room_read = 1;
+    }
+    return room_frames;
+}
+
+static void memory_used( uint64_t frames )
+{
+    room_frames = room_frames > frames ? room_frames - frames : 0;
+}
+
 /* Extends the process's locked-on-fault prefix to target frames; returns 1 on success. */
 static int lock_frames( struct process *process, uint32_t target )
 {
@@ -164,6 +216,12 @@ DECL_HANDLER(allocate_pages)
         if (want > options.limit_frames - total_held_frames)
             want = options.limit_frames - total_held_frames;
     }
+    {
+        uint64_t room = memory_room( want );
+
+        if (!room) return STATUS_INSUFFICIENT_RESOURCES;
+        if (want > room) want = room;
+    }
 
     _Static_assert( sizeof(struct awe_frame_run) == sizeof(struct awe_wire_run), "run layout" );
     got = awe_frames_alloc( &target->frames, want, frame_runs, max_runs, &nruns );
@@ -188,6 +246,7 @@ DECL_HANDLER(allocate_pages)
         }
     }
     for (i = 0; i < nruns; i++) if (runs[i].count) set_owned( target, runs[i].start, runs[i].count, 1 );
+    memory_used( got );
     if (!got) return STATUS_INSUFFICIENT_RESOURCES;
 
     /* drop emptied runs from the reply */

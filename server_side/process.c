@@ -283,6 +283,7 @@ DECL_HANDLER(get_status)
     reply->quota_frames = options.quota_frames;
     reply->limit_frames = options.limit_frames;
     reply->held_frames = pages_held_frames();
+    reply->reserve_frames = options.reserve_frames;
     *reply_size += n * sizeof(*out);
     return STATUS_SUCCESS;
 }

@@ -23,6 +23,7 @@ struct server_options
     int                   unlocked;       /* best effort: do not mlock frames */
     uint64_t              quota_frames;   /* per process, 0 = none */
     uint64_t              limit_frames;   /* all processes together, 0 = none */
+    uint64_t              reserve_frames; /* MemAvailable left to the system, 0 = no check */
     unsigned int          exit_delay;     /* seconds without clients before exiting */
     struct awe_pfn_layout layout;
 };

@@ -302,6 +302,33 @@ START_TEST(test_server_limit)
 }
 END_TEST
 
+/* --reserve: the server leaves that much available memory to the system.  No machine here has
+ * a terabyte available, so every allocation finds the reserve reached: 1450, count unchanged,
+ * nothing held. */
+static int child_reserve( void *arg )
+{
+    ULONG_PTR n = 16, pfns[16];
+
+    (void)arg;
+    CHILD_CHECK( enable_lock_privilege( TRUE ) == ERROR_SUCCESS, "privilege" );
+    SetLastError( 0xdeadbeef );
+    CHILD_CHECK( !AllocateUserPhysicalPages( GetCurrentProcess(), &n, pfns ), "allocated inside the reserve" );
+    CHILD_CHECK( GetLastError() == ERROR_NO_SYSTEM_RESOURCES && n == 16, "error %u, n %lu",
+                 GetLastError(), (unsigned long)n );
+    return 0;
+}
+
+START_TEST(test_memory_reserve)
+{
+    server_stop();
+    server_start_args( "--reserve=1024G", NULL );
+    ck_assert_int_eq( run_child( child_reserve, NULL ), 0 );
+    server_stop();
+    server_start_args( "--reserve=0", NULL );   /* no check: allocations proceed */
+    ck_assert_int_eq( run_child( child_quota, (void *)1 ), 0 );
+}
+END_TEST
+
 /* RLIMIT_MEMLOCK: the server locks what the limit allows, hands out that much (a partial
  * allocation), then answers ERROR_NO_SYSTEM_RESOURCES.  The server runs without CAP_IPC_LOCK
  * (which root has, and which lifts the limit) and with a 2 MiB limit. */
@@ -790,6 +817,7 @@ AWE_DEFINE_SUITE(physical)
     tcase_add_test( errors, test_arguments );
     tcase_add_test( core, test_quota_partial_then_limit );
     tcase_add_test( core, test_server_limit );
+    tcase_add_test( core, test_memory_reserve );
     tcase_add_test( core, test_memlock_limit );
     tcase_add_test( core, test_debug_trace );
     tcase_add_test( mp, test_sigkill_reclaims );
