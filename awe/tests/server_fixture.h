@@ -87,7 +87,9 @@ static inline int server_alive( void )
     return srv.pid > 0 && waitpid( srv.pid, &status, WNOHANG ) == 0;
 }
 
-static inline void server_stop( void )
+/* Stops the test's server (SIGTERM, its clean shutdown) and removes its directory; returns its
+ * wait status (0 if there was none to stop). */
+static inline int server_stop_status( void )
 {
     char path[128];
     int status = 0;
@@ -104,11 +106,21 @@ static inline void server_stop( void )
     snprintf( path, sizeof(path), "%s/lock", srv.dir );
     unlink( path );
     rmdir( srv.dir );
-    /* SIGTERM is the server's clean shutdown: anything but exit status 0 is a failure, among
-     * them a sanitizer's report (racecheck, sanitize) */
-    ck_assert_msg( WIFEXITED( status ) && !WEXITSTATUS( status ), "awe-server ended with %s %d",
-                   WIFEXITED( status ) ? "status" : "signal",
-                   WIFEXITED( status ) ? WEXITSTATUS( status ) : WTERMSIG( status ) );
+    return status;
+}
+
+/* Anything but exit status 0 after SIGTERM is a failure, among them a sanitizer's report
+ * (racecheck, sanitize). */
+#define server_assert_clean_exit( status ) \
+    ck_assert_msg( WIFEXITED( status ) && !WEXITSTATUS( status ), "awe-server ended with %s %d", \
+                   WIFEXITED( status ) ? "status" : "signal", \
+                   WIFEXITED( status ) ? WEXITSTATUS( status ) : WTERMSIG( status ) )
+
+static inline void server_stop( void )
+{
+    int status = server_stop_status();
+
+    server_assert_clean_exit( status );
 }
 
 /* Runs fn in a child process; returns its exit status (0: passed). */

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Server robustness: malformed messages drop only their sender; the server serves on. */
 
+#include <poll.h>
 #include <sys/mman.h>
+#include "awe/core.h"
 #include "awe/tests/server_fixture.h"
 
 static void setup( void )
@@ -208,6 +210,250 @@ START_TEST(test_shutdown_with_held_process)
 }
 END_TEST
 
+/* Random messages on initialised connections: every request number (and some that do not
+ * exist), the right fixed size, a variable part or any size, and fields biased towards the
+ * values handlers test (zero padding, the current-process handle, small and huge counts).
+ * Whatever comes, the server answers or drops the sender, and serves on.  The server runs with
+ * a small --limit so that a random count allocates megabytes, not the machine; under
+ * racecheck and sanitize it is instrumented, and the fixture fails the test if it does not
+ * exit cleanly.  The seed is fixed, so a failure reproduces. */
+static const uint32_t request_sizes[] =
+{
+#define AWE_SIZE(name) sizeof(struct name##_request),
+    AWE_REQUESTS(AWE_SIZE)
+#undef AWE_SIZE
+};
+
+static uint64_t fuzz_state = 0x5eed0a3e5eed0a3eull;
+static uint32_t fuzz_pfn = 1u << AWE_PFN_DEFAULT_INDEX_BITS;   /* from the last Allocate reply */
+static uint32_t fuzz_handle = 4;                               /* from the last open reply */
+
+static uint32_t fuzz_next( void )
+{
+    /* xorshift64* */
+    fuzz_state ^= fuzz_state >> 12;
+    fuzz_state ^= fuzz_state << 25;
+    fuzz_state ^= fuzz_state >> 27;
+    return (uint32_t)((fuzz_state * 0x2545f4914f6cdd1dull) >> 32);
+}
+
+static uint32_t fuzz_word( void )
+{
+    uint32_t r = fuzz_next() % 16;
+
+    if (r < 8) return 0;
+    if (r < 10) return 0xffffffff;
+    if (r < 12) return fuzz_next() % 17;
+    if (r < 14) return fuzz_pfn + fuzz_next() % 64;   /* near frames the connection holds */
+    return fuzz_next();
+}
+
+/* A well-formed request of kind req, one word of it changed half the time; returns its size. */
+static size_t fuzz_plausible( uint32_t req, uint32_t *msg, uint32_t *kind )
+{
+    struct awe_request_header *header = (void *)msg;
+    size_t len = request_sizes[req], words, i, runs;
+
+    memset( msg, 0, len );
+    switch (req)
+    {
+    case AWE_REQ_allocate_pages:
+        msg[2] = AWE_CURRENT_PROCESS;
+        msg[4] = 1 + fuzz_next() % 2048;
+        break;
+    case AWE_REQ_free_pages:
+        msg[2] = AWE_CURRENT_PROCESS;
+        runs = 1 + fuzz_next() % 3;
+        for (i = 0; i < runs; i++)
+        {
+            uint64_t run[2] = { fuzz_pfn + fuzz_next() % 4, 1 + fuzz_next() % 2 };
+            memcpy( (char *)msg + len, run, sizeof(run) );
+            len += sizeof(run);
+        }
+        break;
+    case AWE_REQ_open_process:
+        msg[2] = fuzz_next() % 2 ? (uint32_t)getpid() : fuzz_next() % 65536;
+        msg[3] = fuzz_next() % 2 ? 0x0008 : fuzz_next();
+        break;
+    case AWE_REQ_close_handle:
+        msg[2] = fuzz_next() % 4 ? fuzz_handle : 4 * (fuzz_next() % 8);
+        break;
+    case AWE_REQ_open_token:
+        msg[2] = AWE_CURRENT_PROCESS;
+        msg[3] = fuzz_next() % 2 ? 0x20 : fuzz_next();
+        break;
+    case AWE_REQ_adjust_privileges:
+        msg[2] = fuzz_next() % 4 ? fuzz_handle : 4 * (fuzz_next() % 8);
+        msg[3] = fuzz_next() % 4 == 0;
+        runs = fuzz_next() % 3;
+        for (i = 0; i < runs; i++)
+        {
+            uint32_t privilege[2] = { fuzz_next() % 2 ? 4 : fuzz_next() % 40, fuzz_next() % 4 };
+            memcpy( (char *)msg + len, privilege, sizeof(privilege) );
+            len += sizeof(privilege);
+        }
+        break;
+    case AWE_REQ_init_process:
+        msg[2] = AWE_PROTOCOL_VERSION;
+        break;
+    }
+    header->req = req;
+    header->size = (uint32_t)len;
+    words = len / 4;
+    if (fuzz_next() % 2 && words > 2) msg[2 + fuzz_next() % (words - 2)] = fuzz_word();
+    *kind = req;
+    return len;
+}
+
+static int fuzz_connect( void )
+{
+    union { union awe_reply_buffer reply; char bytes[AWE_MAX_MESSAGE]; } buf;
+    struct init_process_request init = { .header = { AWE_REQ_init_process, sizeof(init) },
+                                         .version = AWE_PROTOCOL_VERSION };
+    struct allocate_pages_request alloc = { .header = { AWE_REQ_allocate_pages, sizeof(alloc) },
+                                            .process = AWE_CURRENT_PROCESS, .count = 64 };
+    struct open_token_request token = { .header = { AWE_REQ_open_token, sizeof(token) },
+                                        .process = AWE_CURRENT_PROCESS, .access = 0x20 };
+    struct { struct adjust_privileges_request req; struct awe_wire_privilege privilege; } adjust =
+    {
+        .req = { .header = { AWE_REQ_adjust_privileges, sizeof(adjust) } },
+        .privilege = { .luid = 4 /* SeLockMemoryPrivilege */, .attributes = 2 /* enabled */ },
+    };
+    int fd = raw_connect();
+    ssize_t len;
+
+    ck_assert_int_eq( raw_call( fd, &init, sizeof(init), &buf, sizeof(buf) ),
+                      sizeof(struct init_process_reply) );
+    ck_assert_int_eq( buf.reply.header.status, STATUS_SUCCESS );
+    if (fuzz_next() % 4)
+    {
+        /* most connections hold the privilege, so that Allocate and Free get past it */
+        ck_assert_int_eq( raw_call( fd, &token, sizeof(token), &buf, sizeof(buf) ),
+                          sizeof(struct open_token_reply) );
+        ck_assert_int_eq( buf.reply.header.status, STATUS_SUCCESS );
+        adjust.req.token = buf.reply.open_token.handle;
+        ck_assert_int_eq( raw_call( fd, &adjust, sizeof(adjust), &buf, sizeof(buf) ),
+                          sizeof(struct adjust_privileges_reply) + sizeof(struct awe_wire_privilege) );
+        ck_assert_int_eq( buf.reply.header.status, STATUS_SUCCESS );
+        /* and frames, for the Frees to name (unless the previous connection, whose close the
+         * server may not have seen yet, still holds the whole --limit) */
+        len = raw_call( fd, &alloc, sizeof(alloc), &buf, sizeof(buf) );
+        ck_assert_int_ge( len, (ssize_t)sizeof(struct allocate_pages_reply) );
+        if (!buf.reply.header.status)
+        {
+            ck_assert_int_ge( len, (ssize_t)(sizeof(struct allocate_pages_reply) + sizeof(struct awe_wire_run)) );
+            fuzz_pfn = buf.reply.allocate_pages.tag << AWE_PFN_DEFAULT_INDEX_BITS |
+                       ((const struct awe_wire_run *)(&buf.reply.allocate_pages + 1))->start;
+        }
+        else ck_assert_int_eq( buf.reply.header.status, STATUS_INSUFFICIENT_RESOURCES );
+    }
+    return fd;
+}
+
+START_TEST(test_random_requests)
+{
+    static union { union awe_reply_buffer reply; char bytes[AWE_MAX_MESSAGE]; } buf;
+    static uint32_t msg[1024];
+    unsigned int i, k, replies = 0, drops = 0;
+    unsigned int successes[AWE_REQ_COUNT + 3] = { 0 };
+    char log[64], cmd[128];
+    int fd, log_fd, saved, alive, status, stuck = -1;
+
+    /* the server's log (a line per dropped client) goes to a file; what else it says, a
+     * sanitizer's report say, is shown at the end */
+    server_stop();
+    snprintf( log, sizeof(log), "/tmp/awe-fuzz-XXXXXX" );
+    ck_assert_int_ge( log_fd = mkstemp( log ), 0 );
+    saved = dup( 2 );
+    dup2( log_fd, 2 );
+    server_start_args( "--limit=16M", NULL );
+    dup2( saved, 2 );
+    close( saved );
+    close( log_fd );
+    fd = fuzz_connect();
+    for (i = 0; i < 4000; i++)
+    {
+        struct pollfd pfd = { .events = POLLIN };
+        uint32_t req = fuzz_next() % 8 ? fuzz_next() % AWE_REQ_COUNT : fuzz_next() % (AWE_REQ_COUNT + 3);
+        size_t len, words;
+        ssize_t got;
+
+        switch (fuzz_next() % 4)
+        {
+        case 0: case 1: len = req < AWE_REQ_COUNT ? request_sizes[req] : 16; break;
+        case 2: len = (req < AWE_REQ_COUNT ? request_sizes[req] : 16) + 8 * (fuzz_next() % 6); break;
+        default: len = fuzz_next() % 300; break;
+        }
+        words = (len + 3) / 4;
+        for (k = 0; k < words; k++) msg[k] = fuzz_word();
+        if (len >= 8)
+        {
+            msg[0] = fuzz_next() % 64 ? req : fuzz_next();
+            msg[1] = fuzz_next() % 32 ? (uint32_t)len : fuzz_next() % 400;
+        }
+        /* the first field of most requests is a handle: often the current process */
+        if (len >= 12 && fuzz_next() % 2) msg[2] = AWE_CURRENT_PROCESS;
+        if (req == AWE_REQ_init_process && len >= 12 && fuzz_next() % 2) msg[2] = AWE_PROTOCOL_VERSION;
+        if (fuzz_next() % 3 == 0) len = fuzz_plausible( req % AWE_REQ_COUNT, msg, &req );
+        if (send( fd, msg, len, MSG_NOSIGNAL ) != (ssize_t)len)
+        {
+            close( fd );
+            fd = fuzz_connect();
+            continue;
+        }
+        /* a Free through a handle to another of our connections waits for its unmap
+         * acknowledgement, which a raw connection never sends: 2 s */
+        pfd.fd = fd;
+        if (poll( &pfd, 1, 10000 ) != 1)
+        {
+            stuck = (int)i;
+            break;
+        }
+        while ((got = recv( fd, &buf, sizeof(buf), 0 )) < 0 && errno == EINTR) ;
+        if (got > 0)
+        {
+            replies++;
+            if (got >= (ssize_t)sizeof(buf.reply.header) && !buf.reply.header.status) successes[req]++;
+            if (req == AWE_REQ_allocate_pages && !buf.reply.header.status &&
+                got >= (ssize_t)(sizeof(buf.reply.allocate_pages) + sizeof(struct awe_wire_run)))
+            {
+                const struct awe_wire_run *run = (const void *)(&buf.reply.allocate_pages + 1);
+                fuzz_pfn = buf.reply.allocate_pages.tag << AWE_PFN_DEFAULT_INDEX_BITS | run->start;
+            }
+            if ((req == AWE_REQ_open_process || req == AWE_REQ_open_token) && !buf.reply.header.status &&
+                got >= (ssize_t)sizeof(buf.reply.open_process))
+                fuzz_handle = buf.reply.open_process.handle;
+            continue;
+        }
+        drops++;
+        close( fd );
+        fd = fuzz_connect();
+        if (fuzz_next() % 8 == 0) check_served();
+    }
+    close( fd );
+    alive = server_alive();
+    if (alive) check_served();
+    status = server_stop_status();
+    snprintf( cmd, sizeof(cmd), "grep -v 'protocol error from pid\\|speaks protocol' %s >&2", log );
+    if (system( cmd ) == -1) ck_abort_msg( "cannot show the server's log" );
+    unlink( log );
+    if (getenv( "AWE_FUZZ_STATS" ))
+        for (k = 0; k < AWE_REQ_COUNT; k++) fprintf( stderr, "request %u: %u succeeded\n", k, successes[k] );
+    ck_assert_msg( stuck < 0, "message %d: no answer", stuck );
+    ck_assert_msg( alive, "the server died" );
+    server_assert_clean_exit( status );
+    ck_assert_uint_gt( replies, 100 );   /* both paths taken */
+    ck_assert_uint_gt( drops, 100 );
+    /* and the handlers' own paths: some random requests of each kind succeeded */
+    ck_assert_uint_gt( successes[AWE_REQ_allocate_pages], 10 );
+    ck_assert_uint_gt( successes[AWE_REQ_free_pages], 10 );
+    ck_assert_uint_gt( successes[AWE_REQ_open_process], 10 );
+    ck_assert_uint_gt( successes[AWE_REQ_close_handle], 10 );
+    ck_assert_uint_gt( successes[AWE_REQ_adjust_privileges], 10 );
+    server_start();   /* for the fixture's teardown */
+}
+END_TEST
+
 START_TEST(test_help_and_bad_options)
 {
     char cmd[512];
@@ -272,6 +518,7 @@ AWE_DEFINE_SUITE(server)
     tcase_add_test( core, test_many_clients_and_abrupt_close );
     tcase_add_test( core, test_help_and_bad_options );
     tcase_add_test( core, test_shutdown_with_held_process );
+    tcase_add_test( core, test_random_requests );
     /* Check has no skip result: a test that cannot run here is not registered, and says so */
     if (!getuid()) tcase_add_test( errors, test_refuses_other_users );
     else fprintf( stderr, "SKIP test_refuses_other_users: needs root to act as another user "
