@@ -101,7 +101,10 @@ BENCH_BINS   := $(BENCH_SRCS:%.c=$(B)/%)
 
 all: $(LIB_A) $(LIB_SO) $(SERVER_BIN) $(RUNNERS) $(WINETEST_BIN) $(DEMO_BINS) $(BENCH_BINS)
 
-check: check-unit check-conformance
+# The two halves one after the other, so that their reports do not interleave.
+check: $(RUNNERS) $(WINETEST_BIN) $(SERVER_BIN)
+	$(Q)$(MAKE) --no-print-directory check-unit
+	$(Q)$(MAKE) --no-print-directory check-conformance
 
 # Tests find the server they start (and the one the library starts) here.
 TEST_ENV = AWE_SERVER=$(abspath $(SERVER_BIN))
