@@ -169,7 +169,7 @@ valgrind-unit: $(RUNNERS) $(SERVER_BIN)
 	done
 
 valgrind-conformance: $(WINETEST_BIN) $(SERVER_BIN)
-	$(Q)echo "== valgrind $(WINETEST_BIN)"; export AWE_UNDER_VALGRIND=1; \
+	$(Q)echo "== valgrind $(WINETEST_BIN)"; export AWE_UNDER_VALGRIND=1 WINETEST_TIMEOUT=1200; \
 	$(call run_conformance,,$(VALGRIND) $(VALGRIND_FLAGS),$(WINETEST_BIN),$(SERVER_BIN),$(VALGRIND_TIMEOUT))
 
 valgrind-server: $(WINETEST_BIN) $(SERVER_BIN)

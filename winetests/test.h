@@ -14,6 +14,10 @@
  * child run: a test that re-runs itself reads its mode with winetest_get_mainargs(), and the
  * exit status is 0 only if the run had no failures.
  *
+ * On Linux each test runs in a child process: a crash fails that test only, and a test that
+ * runs longer than WINETEST_TIMEOUT seconds (default 300) is killed and reported as failed with
+ * the location of its last check.
+ *
  * One translation unit (the generated testlist.c) defines STANDALONE to get the runner. */
 
 #ifndef __AWE_WINETEST_H
@@ -78,7 +82,10 @@ extern const struct test winetest_testlist[];
 #ifdef STANDALONE
 
 #ifndef _WIN32
+# include <errno.h>
+# include <poll.h>
 # include <signal.h>
+# include <sys/mman.h>
 # include <sys/wait.h>
 # include <unistd.h>
 #endif
@@ -122,10 +129,24 @@ static void winetest_print_prefix( const char *what )
     for (i = 0; i < winetest_context_count; i++) printf( "%s: ", winetest_context[i] );
 }
 
+/* Where the running test last checked something, in memory the runner shares with the test's
+ * process, so that a test that hangs is reported with its last location.  The file name is a
+ * string literal: the same address in both processes. */
+static struct winetest_where
+{
+    const char *volatile file;
+    volatile int line;
+} *winetest_where;
+
 void winetest_set_location( const char *file, int line )
 {
     winetest_file = file;
     winetest_line = line;
+    if (winetest_where)
+    {
+        winetest_where->file = file;
+        winetest_where->line = line;
+    }
 }
 
 static int winetest_vok( int condition, const char *msg, va_list args )
@@ -266,16 +287,37 @@ static void winetest_report( const char *name, const struct winetest_counts *c )
     fflush( stdout );
 }
 
+#ifndef _WIN32
+#define WINETEST_DEFAULT_TIMEOUT 300   /* seconds per test; WINETEST_TIMEOUT overrides it */
+
+/* Waits until fd is readable (or at end of file) for at most timeout seconds; 0 on timeout. */
+static int winetest_wait_readable( int fd, unsigned int timeout )
+{
+    struct pollfd pfd = { fd, POLLIN, 0 };
+    int ret;
+
+    while ((ret = poll( &pfd, 1, (int)(timeout * 1000) )) < 0 && errno == EINTR) ;
+    return ret != 0;
+}
+#endif
+
 /* Runs one test and adds its counts to *total.  On Linux each test runs in a child process so
  * that a crash is reported as a failure of that test and the others still run. */
 static void winetest_run( const struct test *t, struct winetest_counts *total )
 {
     struct winetest_counts c;
 #ifndef _WIN32
-    int fds[2], status;
+    const char *env = getenv( "WINETEST_TIMEOUT" );
+    unsigned int timeout = env && atoi( env ) > 0 ? (unsigned int)atoi( env ) : WINETEST_DEFAULT_TIMEOUT;
+    int fds[2], status, timed_out;
     pid_t pid;
 
     fflush( stdout );
+    if (winetest_where)
+    {
+        winetest_where->file = NULL;
+        winetest_where->line = 0;
+    }
     if (pipe( fds ) || (pid = fork()) < 0)
     {
         perror( "winetest: cannot start test" );
@@ -293,14 +335,27 @@ static void winetest_run( const struct test *t, struct winetest_counts *total )
     }
     close( fds[1] );
     memset( &c, 0, sizeof(c) );
-    if (read( fds[0], &c, sizeof(c) ) != sizeof(c))
+    if (!(timed_out = !winetest_wait_readable( fds[0], timeout )) &&
+        read( fds[0], &c, sizeof(c) ) != sizeof(c))
     {
         memset( &c, 0, sizeof(c) );
         c.failures = 1;
     }
     close( fds[0] );
+    if (timed_out)
+    {
+        /* like Wine's test runner: a hung test is killed and counted as failed */
+        kill( pid, SIGKILL );
+        memset( &c, 0, sizeof(c) );
+        c.failures = 1;
+        printf( "%s: test timed out after %u s (WINETEST_TIMEOUT), last at %s:%d\n", t->name,
+                timeout, winetest_where && winetest_where->file ?
+                winetest_basename( winetest_where->file ) : "?",
+                winetest_where ? winetest_where->line : 0 );
+    }
     while (waitpid( pid, &status, 0 ) < 0) ;
-    if (!WIFEXITED( status ) || WEXITSTATUS( status ))
+    if (timed_out) ;
+    else if (!WIFEXITED( status ) || WEXITSTATUS( status ))
     {
         if (WIFSIGNALED( status ))
             printf( "%s: test crashed with signal %d\n", t->name, WTERMSIG( status ) );
@@ -329,6 +384,11 @@ int main( int argc, char **argv )
     setvbuf( stdout, NULL, _IONBF, 0 );   /* the CRT has no line buffering and refuses size 0 */
 #else
     setvbuf( stdout, NULL, _IOLBF, 0 );
+    {
+        void *where = mmap( NULL, sizeof(*winetest_where), PROT_READ | PROT_WRITE,
+                            MAP_SHARED | MAP_ANONYMOUS, -1, 0 );
+        if (where != MAP_FAILED) winetest_where = where;
+    }
 #endif
     winetest_argc = argc;
     winetest_argv = argv;
