@@ -189,18 +189,18 @@ racecheck:
 	        setarch $$(uname -m) -R $(BUILDDIR)/thread/$$c/tests/check_$$c; \
 	done
 
+sanitize: export ASAN_OPTIONS = detect_leaks=1
+sanitize: export UBSAN_OPTIONS = halt_on_error=1:print_stacktrace=1
 sanitize:
 	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined \
 	    $(BUILDDIR)/address-undefined/server_side/awe-server \
 	    $(foreach c,$(COMPONENTS),$(BUILDDIR)/address-undefined/$(c)/tests/check_$(c)) \
 	    $(BUILDDIR)/address-undefined/winetests/awe_test
-	$(Q)export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1; \
-	for r in $(foreach c,$(COMPONENTS),$(BUILDDIR)/address-undefined/$(c)/tests/check_$(c)); do \
+	$(Q)for r in $(foreach c,$(COMPONENTS),$(BUILDDIR)/address-undefined/$(c)/tests/check_$(c)); do \
 	    $(call run_unit,,$$r,$(TEST_TIMEOUT), \
 	                    AWE_SERVER=$(abspath $(BUILDDIR)/address-undefined/server_side/awe-server)); \
 	done
 	$(Q)echo "== asan+ubsan $(BUILDDIR)/address-undefined/winetests/awe_test"; \
-	export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1; \
 	$(call run_conformance,,,$(BUILDDIR)/address-undefined/winetests/awe_test, \
 	                       $(BUILDDIR)/address-undefined/server_side/awe-server,$(TEST_TIMEOUT))
 

@@ -26,8 +26,13 @@ typedef uint32_t awe_pad;         /* must be zero */
 
 #define AWE_CURRENT_PROCESS 0xffffffffu
 
-/* The access right the server checks on a process handle (Windows' value). */
-#define AWE_PROCESS_VM_OPERATION 0x0008
+/* Wire values with Windows' meaning and Windows' numbers: the access rights the server checks,
+ * and the one privilege it knows (struct awe_wire_privilege). */
+#define AWE_PROCESS_VM_OPERATION     0x0008
+#define AWE_TOKEN_ADJUST_PRIVILEGES  0x0020
+#define AWE_SE_LOCK_MEMORY_PRIVILEGE 4            /* LUID, low part */
+#define AWE_SE_PRIVILEGE_ENABLED     0x00000002
+#define AWE_SE_PRIVILEGE_REMOVED     0x00000004
 
 /* Object types in the published handle tables (struct awe_handle_entry.type). */
 #define AWE_OBJECT_PROCESS 1

@@ -11,7 +11,6 @@
 #include <unistd.h>
 #include "server.h"
 
-#define SE_PRIVILEGE_ENABLED 0x00000002
 #define GROW_FRAMES          512      /* the memfd grows 2 MiB at a time */
 
 #ifndef MADV_POPULATE_WRITE
@@ -30,11 +29,31 @@ static inline char *frame_addr( const struct process *process, uint32_t index )
 }
 
 static uint64_t total_locked_frames;   /* locked by the server for all processes */
-static uint64_t total_held_frames;     /* owned or quarantined, all processes (--limit) */
-
+/* Frames owned or quarantined by all processes (--limit, get_status); a process's count goes
+ * to zero when it disconnects, even while handles keep its object. */
 uint64_t pages_held_frames( void )
 {
-    return total_held_frames;
+    const struct process *process;
+    uint64_t held = 0;
+
+    for (process = process_list; process; process = process->next)
+        held += process->owned + process->quarantined;
+    return held;
+}
+
+/* What is left under a bound (0: none) of which used is taken. */
+static uint64_t left_under( uint64_t bound, uint64_t used )
+{
+    if (!bound) return UINT64_MAX;
+    return bound > used ? bound - used : 0;
+}
+
+/* Cuts a request to what is left under one bound; nothing left is that bound's error. */
+static NTSTATUS cut_request( uint64_t *want, uint64_t left, NTSTATUS exhausted )
+{
+    if (!left) return exhausted;
+    if (*want > left) *want = left;
+    return STATUS_SUCCESS;
 }
 
 /* ---- the memory reserve (--reserve) ------------------------------------------------------ *
@@ -173,7 +192,6 @@ static void set_owned( struct process *process, uint32_t start, uint32_t count, 
         i += n;
     }
     process->owned = owned ? process->owned + count : process->owned - count;
-    total_held_frames = owned ? total_held_frames + count : total_held_frames - count;
     atomic_store_explicit( &table->owned, process->owned, memory_order_relaxed );
 }
 
@@ -199,29 +217,18 @@ DECL_HANDLER(allocate_pages)
     if ((status = get_handle_object( caller, req->process, OBJ_PROCESS, AWE_PROCESS_VM_OPERATION,
                                      (void **)&target )))
         return status;
-    if (!(caller->privilege > 0 && (caller->privilege & SE_PRIVILEGE_ENABLED)))
+    if (!(caller->privilege > 0 && (caller->privilege & AWE_SE_PRIVILEGE_ENABLED)))
         return STATUS_PRIVILEGE_NOT_HELD;
     if (target->fd < 0 || !target->frames_ready) return STATUS_PROCESS_IS_TERMINATING;
-    if (options.quota_frames)
-    {
-        uint64_t held = target->owned + target->quarantined;
-        if (held >= options.quota_frames) return STATUS_COMMITMENT_LIMIT;
-        if (want > options.quota_frames - held) want = options.quota_frames - held;
-    }
-    if (options.limit_frames)
-    {
-        /* the limit stands for the machine's physical memory: running out of it is
-         * ERROR_NO_SYSTEM_RESOURCES, as RLIMIT_MEMLOCK's end is */
-        if (total_held_frames >= options.limit_frames) return STATUS_INSUFFICIENT_RESOURCES;
-        if (want > options.limit_frames - total_held_frames)
-            want = options.limit_frames - total_held_frames;
-    }
-    {
-        uint64_t room = memory_room( want );
-
-        if (!room) return STATUS_INSUFFICIENT_RESOURCES;
-        if (want > room) want = room;
-    }
+    /* the per-process quota (1455), then the limit for all processes and the memory reserve,
+     * which stand for the machine's physical memory running out (1450, as RLIMIT_MEMLOCK's end) */
+    if ((status = cut_request( &want, left_under( options.quota_frames, target->owned + target->quarantined ),
+                               STATUS_COMMITMENT_LIMIT )) ||
+        (status = cut_request( &want, left_under( options.limit_frames,
+                                                  options.limit_frames ? pages_held_frames() : 0 ),
+                               STATUS_INSUFFICIENT_RESOURCES )) ||
+        (status = cut_request( &want, memory_room( want ), STATUS_INSUFFICIENT_RESOURCES )))
+        return status;
 
     _Static_assert( sizeof(struct awe_frame_run) == sizeof(struct awe_wire_run), "run layout" );
     got = awe_frames_alloc( &target->frames, want, frame_runs, max_runs, &nruns );
@@ -281,7 +288,6 @@ static int queue_quarantine( struct process *process, uint32_t start, uint32_t c
     process->quarantine[process->quarantine_len].count = count;
     process->quarantine_seq[process->quarantine_len++] = seq;
     process->quarantined += count;
-    total_held_frames += count;
     return 0;
 }
 
@@ -413,7 +419,6 @@ static void release_quarantine( struct process *process, uint32_t seq )
             awe_frames_release( &process->frames, run->start, run->count );
             discard_frames( process, run->start, run->count );
             process->quarantined -= run->count;
-            total_held_frames -= run->count;
             continue;
         }
         process->quarantine[kept] = *run;
@@ -530,7 +535,6 @@ void release_frames( struct process *process )
     process->quarantine = NULL;
     process->quarantine_seq = NULL;
     process->quarantine_len = process->quarantine_cap = 0;
-    total_held_frames -= process->owned + process->quarantined;
     process->owned = process->quarantined = 0;
     total_locked_frames -= process->locked_frames;
     process->memfd_frames = process->locked_frames = 0;

@@ -3,11 +3,6 @@
 
 #include "server.h"
 
-#define SE_LOCK_MEMORY_PRIVILEGE        4
-#define SE_PRIVILEGE_ENABLED            0x00000002
-#define SE_PRIVILEGE_REMOVED            0x00000004
-#define TOKEN_ADJUST_PRIVILEGES         0x0020
-
 DECL_HANDLER(open_token)
 {
     struct process *process;
@@ -31,7 +26,7 @@ DECL_HANDLER(adjust_privileges)
     NTSTATUS status;
 
     if ((req_size - sizeof(*req)) % sizeof(*in)) return PROTOCOL_ERROR;
-    if ((status = get_handle_object( caller, req->token, OBJ_TOKEN, TOKEN_ADJUST_PRIVILEGES,
+    if ((status = get_handle_object( caller, req->token, OBJ_TOKEN, AWE_TOKEN_ADJUST_PRIVILEGES,
                                      (void **)&process )))
         return status;
 
@@ -39,24 +34,24 @@ DECL_HANDLER(adjust_privileges)
     {
         if (process->privilege > 0)
         {
-            prev[nprev].luid = SE_LOCK_MEMORY_PRIVILEGE;
+            prev[nprev].luid = AWE_SE_LOCK_MEMORY_PRIVILEGE;
             prev[nprev++].attributes = (uint32_t)process->privilege;
             process->privilege = 0;
         }
     }
     else for (i = 0; i < count; i++)
     {
-        uint32_t want = in[i].attributes & SE_PRIVILEGE_ENABLED;
+        uint32_t want = in[i].attributes & AWE_SE_PRIVILEGE_ENABLED;
 
-        if (in[i].luid != SE_LOCK_MEMORY_PRIVILEGE || process->privilege < 0)
+        if (in[i].luid != AWE_SE_LOCK_MEMORY_PRIVILEGE || process->privilege < 0)
         {
             reply->not_all_assigned = 1;
             continue;
         }
-        if (in[i].attributes & SE_PRIVILEGE_REMOVED) want = 0;
+        if (in[i].attributes & AWE_SE_PRIVILEGE_REMOVED) want = 0;
         if ((uint32_t)process->privilege != want && nprev < 1)
         {
-            prev[nprev].luid = SE_LOCK_MEMORY_PRIVILEGE;
+            prev[nprev].luid = AWE_SE_LOCK_MEMORY_PRIVILEGE;
             prev[nprev++].attributes = (uint32_t)process->privilege;
         }
         process->privilege = (int)want;

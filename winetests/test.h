@@ -309,7 +309,7 @@ static void winetest_run( const struct test *t, struct winetest_counts *total )
 #ifndef _WIN32
     const char *env = getenv( "WINETEST_TIMEOUT" );
     unsigned int timeout = env && atoi( env ) > 0 ? (unsigned int)atoi( env ) : WINETEST_DEFAULT_TIMEOUT;
-    int fds[2], status, timed_out;
+    int fds[2], status;
     pid_t pid;
 
     fflush( stdout );
@@ -335,34 +335,35 @@ static void winetest_run( const struct test *t, struct winetest_counts *total )
     }
     close( fds[1] );
     memset( &c, 0, sizeof(c) );
-    if (!(timed_out = !winetest_wait_readable( fds[0], timeout )) &&
-        read( fds[0], &c, sizeof(c) ) != sizeof(c))
-    {
-        memset( &c, 0, sizeof(c) );
-        c.failures = 1;
-    }
-    close( fds[0] );
-    if (timed_out)
+    if (!winetest_wait_readable( fds[0], timeout ))
     {
         /* like Wine's test runner: a hung test is killed and counted as failed */
         kill( pid, SIGKILL );
-        memset( &c, 0, sizeof(c) );
         c.failures = 1;
         printf( "%s: test timed out after %u s (WINETEST_TIMEOUT), last at %s:%d\n", t->name,
                 timeout, winetest_where && winetest_where->file ?
                 winetest_basename( winetest_where->file ) : "?",
                 winetest_where ? winetest_where->line : 0 );
+        while (waitpid( pid, &status, 0 ) < 0) ;
     }
-    while (waitpid( pid, &status, 0 ) < 0) ;
-    if (timed_out) ;
-    else if (!WIFEXITED( status ) || WEXITSTATUS( status ))
+    else
     {
-        if (WIFSIGNALED( status ))
-            printf( "%s: test crashed with signal %d\n", t->name, WTERMSIG( status ) );
-        else
-            printf( "%s: test exited with status %d\n", t->name, WEXITSTATUS( status ) );
-        c.failures++;
+        if (read( fds[0], &c, sizeof(c) ) != sizeof(c))
+        {
+            memset( &c, 0, sizeof(c) );
+            c.failures = 1;
+        }
+        while (waitpid( pid, &status, 0 ) < 0) ;
+        if (!WIFEXITED( status ) || WEXITSTATUS( status ))
+        {
+            if (WIFSIGNALED( status ))
+                printf( "%s: test crashed with signal %d\n", t->name, WTERMSIG( status ) );
+            else
+                printf( "%s: test exited with status %d\n", t->name, WEXITSTATUS( status ) );
+            c.failures++;
+        }
     }
+    close( fds[0] );
 #else
     memset( &winetest_counts, 0, sizeof(winetest_counts) );
     t->func();

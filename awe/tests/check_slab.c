@@ -262,7 +262,6 @@ START_TEST(test_poison)
 END_TEST
 #endif
 
-
 START_TEST(test_seals)
 {
     struct awe_slab *slab = create_slab( 64, 64, 0 );

@@ -80,6 +80,22 @@ static inline void server_start_args( const char *first, ... )
 
 #define server_start() server_start_args( NULL )
 
+/* Starts the server with one extra option (or NULL), its stderr going to a new file whose name
+ * is written to log: for tests that read what it says, or keep its chatter off the report. */
+static inline void server_start_logged( char *log, size_t size, const char *option )
+{
+    int fd, saved;
+
+    snprintf( log, size, "/tmp/awe-server-log-XXXXXX" );
+    ck_assert_int_ge( fd = mkstemp( log ), 0 );
+    ck_assert_int_ge( saved = dup( 2 ), 0 );
+    dup2( fd, 2 );
+    server_start_args( option, NULL );
+    dup2( saved, 2 );
+    close( saved );
+    close( fd );
+}
+
 /* Returns non-zero if the test's server is still running. */
 static inline int server_alive( void )
 {

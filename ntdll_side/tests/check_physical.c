@@ -365,17 +365,9 @@ END_TEST
 START_TEST(test_debug_trace)
 {
     char log[64], cmd[512];
-    int fd, saved;
 
     server_stop();
-    snprintf( log, sizeof(log), "/tmp/awe-trace-XXXXXX" );
-    ck_assert_int_ge( fd = mkstemp( log ), 0 );
-    saved = dup( 2 );
-    dup2( fd, 2 );
-    server_start_args( "-d", NULL );
-    dup2( saved, 2 );
-    close( saved );
-    close( fd );
+    server_start_logged( log, sizeof(log), "-d" );
     ck_assert_int_eq( run_child( child_quota, (void *)1 ), 0 );
     server_stop();
     snprintf( cmd, sizeof(cmd), "grep -q 'allocate_pages > process=ffffffff count=10' %s && "

@@ -251,54 +251,54 @@ static uint32_t fuzz_word( void )
 /* A well-formed request of kind req, one word of it changed half the time; returns its size. */
 static size_t fuzz_plausible( uint32_t req, uint32_t *msg, uint32_t *kind )
 {
-    struct awe_request_header *header = (void *)msg;
-    size_t len = request_sizes[req], words, i, runs;
+    union awe_request_buffer *r = (void *)msg;
+    size_t len = request_sizes[req], words, i, n;
 
     memset( msg, 0, len );
     switch (req)
     {
+    case AWE_REQ_init_process:
+        r->init_process.version = AWE_PROTOCOL_VERSION;
+        break;
     case AWE_REQ_allocate_pages:
-        msg[2] = AWE_CURRENT_PROCESS;
-        msg[4] = 1 + fuzz_next() % 2048;
+        r->allocate_pages.process = AWE_CURRENT_PROCESS;
+        r->allocate_pages.count = 1 + fuzz_next() % 2048;
         break;
     case AWE_REQ_free_pages:
-        msg[2] = AWE_CURRENT_PROCESS;
-        runs = 1 + fuzz_next() % 3;
-        for (i = 0; i < runs; i++)
+        r->free_pages.process = AWE_CURRENT_PROCESS;
+        for (i = 0, n = 1 + fuzz_next() % 3; i < n; i++)
         {
-            uint64_t run[2] = { fuzz_pfn + fuzz_next() % 4, 1 + fuzz_next() % 2 };
-            memcpy( (char *)msg + len, run, sizeof(run) );
+            struct awe_wire_pfn_run run = { fuzz_pfn + fuzz_next() % 4, 1 + fuzz_next() % 2 };
+            memcpy( (char *)msg + len, &run, sizeof(run) );
             len += sizeof(run);
         }
         break;
     case AWE_REQ_open_process:
-        msg[2] = fuzz_next() % 2 ? (uint32_t)getpid() : fuzz_next() % 65536;
-        msg[3] = fuzz_next() % 2 ? 0x0008 : fuzz_next();
+        r->open_process.pid = fuzz_next() % 2 ? (uint32_t)getpid() : fuzz_next() % 65536;
+        r->open_process.access = fuzz_next() % 2 ? AWE_PROCESS_VM_OPERATION : fuzz_next();
         break;
     case AWE_REQ_close_handle:
-        msg[2] = fuzz_next() % 4 ? fuzz_handle : 4 * (fuzz_next() % 8);
+        r->close_handle.handle = fuzz_next() % 4 ? fuzz_handle : 4 * (fuzz_next() % 8);
         break;
     case AWE_REQ_open_token:
-        msg[2] = AWE_CURRENT_PROCESS;
-        msg[3] = fuzz_next() % 2 ? 0x20 : fuzz_next();
+        r->open_token.process = AWE_CURRENT_PROCESS;
+        r->open_token.access = fuzz_next() % 2 ? AWE_TOKEN_ADJUST_PRIVILEGES : fuzz_next();
         break;
     case AWE_REQ_adjust_privileges:
-        msg[2] = fuzz_next() % 4 ? fuzz_handle : 4 * (fuzz_next() % 8);
-        msg[3] = fuzz_next() % 4 == 0;
-        runs = fuzz_next() % 3;
-        for (i = 0; i < runs; i++)
+        r->adjust_privileges.token = fuzz_next() % 4 ? fuzz_handle : 4 * (fuzz_next() % 8);
+        r->adjust_privileges.disable_all = fuzz_next() % 4 == 0;
+        for (i = 0, n = fuzz_next() % 3; i < n; i++)
         {
-            uint32_t privilege[2] = { fuzz_next() % 2 ? 4 : fuzz_next() % 40, fuzz_next() % 4 };
-            memcpy( (char *)msg + len, privilege, sizeof(privilege) );
+            struct awe_wire_privilege privilege = { fuzz_next() % 2 ? AWE_SE_LOCK_MEMORY_PRIVILEGE
+                                                                    : fuzz_next() % 40,
+                                                    fuzz_next() % 8 };
+            memcpy( (char *)msg + len, &privilege, sizeof(privilege) );
             len += sizeof(privilege);
         }
         break;
-    case AWE_REQ_init_process:
-        msg[2] = AWE_PROTOCOL_VERSION;
-        break;
     }
-    header->req = req;
-    header->size = (uint32_t)len;
+    r->header.req = req;
+    r->header.size = (uint32_t)len;
     words = len / 4;
     if (fuzz_next() % 2 && words > 2) msg[2 + fuzz_next() % (words - 2)] = fuzz_word();
     *kind = req;
@@ -313,11 +313,12 @@ static int fuzz_connect( void )
     struct allocate_pages_request alloc = { .header = { AWE_REQ_allocate_pages, sizeof(alloc) },
                                             .process = AWE_CURRENT_PROCESS, .count = 64 };
     struct open_token_request token = { .header = { AWE_REQ_open_token, sizeof(token) },
-                                        .process = AWE_CURRENT_PROCESS, .access = 0x20 };
+                                        .process = AWE_CURRENT_PROCESS,
+                                        .access = AWE_TOKEN_ADJUST_PRIVILEGES };
     struct { struct adjust_privileges_request req; struct awe_wire_privilege privilege; } adjust =
     {
         .req = { .header = { AWE_REQ_adjust_privileges, sizeof(adjust) } },
-        .privilege = { .luid = 4 /* SeLockMemoryPrivilege */, .attributes = 2 /* enabled */ },
+        .privilege = { .luid = AWE_SE_LOCK_MEMORY_PRIVILEGE, .attributes = AWE_SE_PRIVILEGE_ENABLED },
     };
     int fd = raw_connect();
     ssize_t len;
@@ -357,19 +358,12 @@ START_TEST(test_random_requests)
     unsigned int i, k, replies = 0, drops = 0;
     unsigned int successes[AWE_REQ_COUNT + 3] = { 0 };
     char log[64], cmd[128];
-    int fd, log_fd, saved, alive, status, stuck = -1;
+    int fd, alive, status, stuck = -1;
 
     /* the server's log (a line per dropped client) goes to a file; what else it says, a
      * sanitizer's report say, is shown at the end */
     server_stop();
-    snprintf( log, sizeof(log), "/tmp/awe-fuzz-XXXXXX" );
-    ck_assert_int_ge( log_fd = mkstemp( log ), 0 );
-    saved = dup( 2 );
-    dup2( log_fd, 2 );
-    server_start_args( "--limit=16M", NULL );
-    dup2( saved, 2 );
-    close( saved );
-    close( log_fd );
+    server_start_logged( log, sizeof(log), "--limit=16M" );
     fd = fuzz_connect();
     for (i = 0; i < 4000; i++)
     {
@@ -465,7 +459,15 @@ START_TEST(test_help_and_bad_options)
     ck_assert_int_eq( WEXITSTATUS( system( cmd ) ), 2 );
     snprintf( cmd, sizeof(cmd), "%s --grant-lock-memory=some 2>/dev/null", server );
     ck_assert_int_eq( WEXITSTATUS( system( cmd ) ), 2 );
+    /* sizes: a suffix it does not know, and less than a page, which would read as "none" */
+    snprintf( cmd, sizeof(cmd), "%s --limit=16X 2>/dev/null", server );
+    ck_assert_int_eq( WEXITSTATUS( system( cmd ) ), 2 );
+    snprintf( cmd, sizeof(cmd), "%s --quota=100 2>/dev/null", server );
+    ck_assert_int_eq( WEXITSTATUS( system( cmd ) ), 2 );
     snprintf( cmd, sizeof(cmd), "%s --status --dir=%s | grep -q 'frames locked'", server, srv.dir );
+    ck_assert_int_eq( system( cmd ), 0 );
+    /* the status shows the memory reserve the fixture's server runs with (the default) */
+    snprintf( cmd, sizeof(cmd), "%s --status --dir=%s | grep -q '^reserve: [0-9]* frames'", server, srv.dir );
     ck_assert_int_eq( system( cmd ), 0 );
 }
 END_TEST
