@@ -121,12 +121,13 @@ WINETEST_MB ?= 256
 
 # $(call run_conformance,server wrapper,test wrapper,test binary,server binary,timeout)
 # The server stays up for the whole run (a test binary under memcheck takes seconds to
-# connect) and is stopped with SIGTERM, its clean shutdown, at the end.
+# connect) and is stopped with SIGTERM, its clean shutdown, at the end.  It counts as started
+# once it answers a status request (the socket file exists a moment before it listens).
 define run_conformance
 dir=$$(mktemp -d); chmod 700 $$dir; \
 $(1) $(4) --foreground --exit-delay=100000 --limit=$(WINETEST_MB)M --dir=$$dir & spid=$$!; \
-for i in $$(seq 300); do test -S $$dir/socket && break; sleep 0.1; done; \
-if ! test -S $$dir/socket; then echo "$(4) did not start"; kill $$spid; rm -rf $$dir; exit 1; fi; \
+up=0; for i in $$(seq 300); do $(SERVER_BIN) --status --dir=$$dir > /dev/null 2>&1 && up=1 && break; sleep 0.1; done; \
+if [ $$up != 1 ]; then echo "$(4) did not start"; kill $$spid; rm -rf $$dir; exit 1; fi; \
 AWE_SERVER_DIR=$$dir WINETEST_PHYSICAL_MB=$(WINETEST_MB) AWE_SERVER=$(abspath $(4)) \
     timeout -k 10 $(5) $(2) $(3); rc=$$?; \
 if [ $$rc = 124 ]; then echo "$(3): timed out after $(5) s"; fi; \

@@ -62,6 +62,25 @@ static NTSTATUS probe_for_write( void *ptr, size_t len )
     return STATUS_SUCCESS;
 }
 
+/* Checks an allocate_pages reply: runs of frames of a valid tag (ours through the
+ * pseudo-handle), inside the layout, adding up to what
+ * the reply counts and no more than was asked.  A server never sends anything else; this keeps
+ * a broken one from making us write past the caller's array. */
+static int valid_runs( const struct awe_wire_run *runs, size_t nruns, uint64_t count,
+                       uint64_t asked, uint32_t tag, int own )
+{
+    uint64_t max = awe_pfn_max_frames( &awe_client.layout ), total = 0;
+    size_t i;
+
+    if (own ? tag != awe_client.tag : !tag || tag > awe_pfn_max_tag( &awe_client.layout )) return 0;
+    for (i = 0; i < nruns; i++)
+    {
+        if (!runs[i].count || runs[i].start >= max || runs[i].count > max - runs[i].start) return 0;
+        total += runs[i].count;
+    }
+    return total == count && count <= asked;
+}
+
 /* Writes the frames of the reply's runs to the caller's array from position *done on. */
 static NTSTATUS store_pfns( ULONG_PTR *array, ULONG_PTR *done, const struct awe_wire_run *runs,
                             size_t nruns, uint32_t tag )
@@ -125,6 +144,10 @@ NTSTATUS NTAPI NtAllocateUserPhysicalPages( HANDLE process, PULONG_PTR count_ptr
                 nruns = server_reply_data_size() / sizeof(runs[0]);
                 more = reply->more;
                 tag = reply->tag;
+                if (server_reply_data_size() % sizeof(runs[0]) ||
+                    !valid_runs( runs, nruns, reply->count, count - done, tag,
+                                 handle == AWE_CURRENT_PROCESS ))
+                    call_status = STATUS_INTERNAL_ERROR;
             }
         }
         SERVER_END_REQ;
@@ -236,7 +259,13 @@ NTSTATUS NTAPI NtFreeUserPhysicalPages( HANDLE process, PULONG_PTR count_ptr, PU
         goto out_free;
     }
     if ((status = awe_client_lock())) goto out_free;
-    if (handle == AWE_CURRENT_PROCESS)
+    if (atomic_load( &awe_client.server_lost ))
+    {
+        /* nobody can free them: keep them mapped */
+        status = STATUS_PIPE_BROKEN;
+        awe_client_unlock();
+    }
+    else if (handle == AWE_CURRENT_PROCESS)
     {
         /* our own frames: unmap what the server will free before it can reuse them */
         struct awe_plan plan;
