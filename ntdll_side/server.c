@@ -30,21 +30,18 @@
 static pthread_mutex_t call_lock = PTHREAD_MUTEX_INITIALIZER;  /* one request on the wire at once */
 
 /* The deadline of one request in milliseconds: $AWE_SERVER_TIMEOUT seconds (fractions allowed),
- * else DEFAULT_TIMEOUT_S.  No server request takes long (allocations come in rounds), so
- * passing it means the server is stuck. */
+ * else DEFAULT_TIMEOUT_S (read every time: it costs far less than the round trip).  No
+ * server request takes long (allocations come in rounds), so passing it means the server is
+ * stuck. */
 static int request_timeout_ms( void )
 {
-    static int timeout_ms;
-    const char *env;
+    const char *env = getenv( "AWE_SERVER_TIMEOUT" );
     double value;
     char *end;
 
-    if (timeout_ms) return timeout_ms;
-    timeout_ms = DEFAULT_TIMEOUT_S * 1000;
-    if ((env = getenv( "AWE_SERVER_TIMEOUT" )) && (value = strtod( env, &end )) > 0 && !*end &&
-        value < 1e6)
-        timeout_ms = value * 1000 < 1 ? 1 : (int)(value * 1000);
-    return timeout_ms;
+    if (env && (value = strtod( env, &end )) > 0 && !*end && value < 1e6)
+        return value * 1000 < 1 ? 1 : (int)(value * 1000);
+    return DEFAULT_TIMEOUT_S * 1000;
 }
 
 static int64_t now_ms( void )
