@@ -77,6 +77,12 @@ NTSTATUS awe_client_lock( void )
     return ret && ret != -EOWNERDEAD ? STATUS_INTERNAL_ERROR : STATUS_SUCCESS;
 }
 
+NTSTATUS awe_client_attach( void )
+{
+    if (atomic_load_explicit( &awe_client.epoch, memory_order_acquire )) return STATUS_SUCCESS;
+    return attach();
+}
+
 void awe_client_unlock( void )
 {
     awe_mutex_release( &thread_lock.ref, NULL );

@@ -57,6 +57,9 @@ extern struct awe_client awe_client;
 extern NTSTATUS awe_client_lock( void );
 extern void awe_client_unlock( void );
 
+/* Attaches the process to the server if it is not yet, for requests that need no AWE lock. */
+extern NTSTATUS awe_client_attach( void );
+
 /* Connects to the server (starting it if needed) and fills in client; server.c. */
 extern NTSTATUS awe_server_attach( struct awe_client *client );
 
