@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -458,6 +459,7 @@ NTSTATUS awe_server_attach( struct awe_client *client )
 {
     pthread_attr_t attr;
     pthread_t thread;
+    sigset_t all, saved;
     NTSTATUS status;
     int fd, ret;
 
@@ -486,11 +488,15 @@ NTSTATUS awe_server_attach( struct awe_client *client )
     client->frame_owned = frame_owned;
     set_vma_limits( &client->regions );
 
+    /* the thread takes no signal: the host's handlers (Wine's) expect threads of its own */
+    sigfillset( &all );
+    pthread_sigmask( SIG_BLOCK, &all, &saved );
     pthread_attr_init( &attr );
     pthread_attr_setdetachstate( &attr, PTHREAD_CREATE_DETACHED );
     pthread_attr_setstacksize( &attr, 64 * 1024 );
     ret = pthread_create( &thread, &attr, notification_thread, (void *)client->table );
     pthread_attr_destroy( &attr );
+    pthread_sigmask( SIG_SETMASK, &saved, NULL );
     if (ret)
     {
         awe_regions_destroy( &client->regions );
