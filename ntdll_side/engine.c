@@ -10,6 +10,50 @@
 
 #define PROBE_BATCH 512      /* pages probed per system call */
 
+/* ---- the host ------------------------------------------------------------------------------ */
+
+/* Without a host: handles are the server's own. */
+static int32_t server_handle( uintptr_t handle, uint32_t *process, int *close )
+{
+    *close = 0;
+    if (handle == (uintptr_t)-1) *process = AWE_CURRENT_PROCESS;
+    else if (handle >> 32 || !handle) return STATUS_INVALID_HANDLE;
+    else *process = (uint32_t)handle;
+    return STATUS_SUCCESS;
+}
+
+static struct awe_engine_host host = { server_handle, NULL };
+static pthread_once_t host_once = PTHREAD_ONCE_INIT;
+static struct awe_engine_host new_host;
+
+static void install_host( void )
+{
+    host = new_host;
+    if (!host.resolve_process) host.resolve_process = server_handle;
+}
+
+void awe_engine_set_host( const struct awe_engine_host *callbacks )
+{
+    new_host = *callbacks;
+    pthread_once( &host_once, install_host );
+}
+
+/* Step 6: the process the caller's handle names, checked for PROCESS_VM_OPERATION (against
+ * the published handle table first: a failure needs no round trip). */
+static NTSTATUS resolve_process( uintptr_t handle, uint32_t *process, int *close )
+{
+    NTSTATUS status;
+
+    if ((status = host.resolve_process( handle, process, close ))) return status;
+    if (*process == AWE_CURRENT_PROCESS) return STATUS_SUCCESS;
+    if ((status = awe_check_handle( *process, AWE_OBJECT_PROCESS, PROCESS_VM_OPERATION )) && *close)
+    {
+        awe_engine_close( *process );
+        *close = 0;
+    }
+    return status;
+}
+
 /* Reads *count as Windows probes it: misaligned or unreadable pointers fail. */
 static NTSTATUS read_count( const ULONG_PTR *ptr, ULONG_PTR *count )
 {
@@ -95,23 +139,25 @@ static NTSTATUS store_pfns( ULONG_PTR *array, ULONG_PTR *done, const struct awe_
 
 /* AllocateUserPhysicalPages, awe-spec.md section 2.1: the caller's pointers are probed here,
  * in Windows' order; the handle, the privilege and the charges are the server's. */
-int32_t awe_engine_allocate( uint32_t handle, uintptr_t *count_ptr, uintptr_t *array )
+int32_t awe_engine_allocate( uintptr_t process, uintptr_t *count_ptr, uintptr_t *array )
 {
     static struct awe_wire_run runs[(AWE_MAX_MESSAGE - sizeof(struct allocate_pages_reply)) /
                                     sizeof(struct awe_wire_run)];
     static pthread_mutex_t runs_lock = PTHREAD_MUTEX_INITIALIZER;
     ULONG_PTR count, done = 0;
     NTSTATUS status;
+    uint32_t handle;
+    int close;
 
     if ((status = read_count( count_ptr, &count ))) return status;
     if (!count) return STATUS_SUCCESS;
     if (count > UINTPTR_MAX / sizeof(ULONG_PTR)) return STATUS_INVALID_PARAMETER_2;
     if ((status = probe_for_write( array, count * sizeof(ULONG_PTR) ))) return status;
-    if ((status = awe_client_lock())) return status;
-    if (handle != AWE_CURRENT_PROCESS &&
-        (status = awe_check_handle( handle, AWE_OBJECT_PROCESS, PROCESS_VM_OPERATION )))
+    if ((status = awe_client_attach())) return status;
+    if ((status = resolve_process( process, &handle, &close ))) return status;
+    if ((host.sync_privilege && (status = host.sync_privilege())) || (status = awe_client_lock()))
     {
-        awe_client_unlock();
+        if (close) awe_engine_close( handle );
         return status;
     }
 
@@ -150,6 +196,7 @@ int32_t awe_engine_allocate( uint32_t handle, uintptr_t *count_ptr, uintptr_t *a
     }
     pthread_mutex_unlock( &runs_lock );
     awe_client_unlock();
+    if (close) awe_engine_close( handle );
     if (!status && awe_copy_to_user( count_ptr, &done, sizeof(done) )) status = STATUS_ACCESS_VIOLATION;
     return status;
 }
@@ -223,12 +270,13 @@ static NTSTATUS send_free( uint32_t handle, const ULONG_PTR *pfns, size_t count,
 }
 
 /* FreeUserPhysicalPages, awe-spec.md section 2.4. */
-int32_t awe_engine_free( uint32_t handle, uintptr_t *count_ptr, uintptr_t *array )
+int32_t awe_engine_free( uintptr_t process, uintptr_t *count_ptr, uintptr_t *array )
 {
     ULONG_PTR count, freed = 0, zero = 0;
     ULONG_PTR inline_pfns[64], *pfns = inline_pfns;
-    int quarantined = 0;
+    int quarantined = 0, close = 0;
     NTSTATUS status;
+    uint32_t handle;
 
     if ((status = read_count( count_ptr, &count ))) return status;
     if (awe_copy_to_user( count_ptr, &zero, sizeof(zero) )) return STATUS_ACCESS_VIOLATION;
@@ -240,7 +288,9 @@ int32_t awe_engine_free( uint32_t handle, uintptr_t *count_ptr, uintptr_t *array
         status = STATUS_ACCESS_VIOLATION;
         goto out_free;
     }
-    if ((status = awe_client_lock())) goto out_free;
+    if ((status = awe_client_attach()) || (status = resolve_process( process, &handle, &close )))
+        goto out_free;
+    if ((status = awe_client_lock())) goto out_close;
     if (atomic_load( &awe_client.server_lost ))
     {
         /* nobody can free them: keep them mapped */
@@ -263,9 +313,8 @@ int32_t awe_engine_free( uint32_t handle, uintptr_t *count_ptr, uintptr_t *array
         /* The reply waits until the owner unmapped the frames, and the owner's notification
          * thread needs its AWE lock for that: never hold ours while waiting, or two processes
          * freeing each other's frames would wait for each other. */
-        status = awe_check_handle( handle, AWE_OBJECT_PROCESS, PROCESS_VM_OPERATION );
         awe_client_unlock();
-        if (!status) status = send_free( handle, pfns, count, &freed, &quarantined );
+        status = send_free( handle, pfns, count, &freed, &quarantined );
         /* frames quarantined from ourselves (a real handle to us): unmap them before returning */
         if (quarantined && !awe_client_lock())
         {
@@ -275,6 +324,8 @@ int32_t awe_engine_free( uint32_t handle, uintptr_t *count_ptr, uintptr_t *array
     }
     awe_copy_to_user( count_ptr, &freed, sizeof(freed) );
 
+out_close:
+    if (close) awe_engine_close( handle );
 out_free:
     if (pfns != inline_pfns) free( pfns );
     return status;

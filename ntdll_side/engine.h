@@ -27,13 +27,33 @@
 /* The calling process, as the process argument below (Windows' GetCurrentProcess()). */
 #define AWE_ENGINE_CURRENT_PROCESS 0xffffffffu
 
-/* ---- physical pages (awe-spec.md sections 2.1-2.4) ---------------------------------------- *
- * process is AWE_ENGINE_CURRENT_PROCESS or a handle from awe_engine_open_process.
- * SeLockMemoryPrivilege is checked by the server against the token it keeps for this process
- * (a host with tokens of its own sets it with awe_engine_set_lock_privilege). */
+/* ---- the host ------------------------------------------------------------------------------ */
 
-extern int32_t awe_engine_allocate( uint32_t process, uintptr_t *count, uintptr_t *pfns );
-extern int32_t awe_engine_free( uint32_t process, uintptr_t *count, uintptr_t *pfns );
+struct awe_engine_host
+{
+    /* Step 6 of Allocate and Free (awe-spec.md 2.1): the process that the caller's handle names,
+     * checked for PROCESS_VM_OPERATION.  Sets *process to AWE_ENGINE_CURRENT_PROCESS or to a
+     * handle from awe_engine_open_process, and *close when the engine is to close that handle
+     * after the call; returns 0 or the status Windows gives for the handle
+     * (STATUS_INVALID_HANDLE, STATUS_OBJECT_TYPE_MISMATCH, STATUS_ACCESS_DENIED). */
+    int32_t (*resolve_process)( uintptr_t handle, uint32_t *process, int *close );
+    /* Before an allocation, after step 6: a host that keeps its own tokens makes the server's
+     * token of this process agree with the caller's (awe_engine_set_lock_privilege), so that
+     * step 7 answers as its token would.  NULL: the server's token is the truth. */
+    int32_t (*sync_privilege)( void );
+};
+
+/* Registers the host's callbacks (copied).  Without a host, handles are the server's own: any
+ * value but the current-process pseudo-handle (-1) that fits in 32 bits names a server handle. */
+extern void awe_engine_set_host( const struct awe_engine_host *host );
+
+/* ---- physical pages (awe-spec.md sections 2.1-2.4) ---------------------------------------- *
+ * process is the caller's handle, as the host's resolve_process understands it ((uintptr_t)-1
+ * is the current process).  SeLockMemoryPrivilege is checked by the server against the token
+ * it keeps for this process (see sync_privilege). */
+
+extern int32_t awe_engine_allocate( uintptr_t process, uintptr_t *count, uintptr_t *pfns );
+extern int32_t awe_engine_free( uintptr_t process, uintptr_t *count, uintptr_t *pfns );
 extern int32_t awe_engine_map( void *va, uintptr_t count, uintptr_t *pfns );
 extern int32_t awe_engine_map_scatter( void **vas, uintptr_t count, uintptr_t *pfns );
 

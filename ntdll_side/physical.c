@@ -4,34 +4,15 @@
 #include "ntdll_side/engine.h"
 #include "ntdll_private.h"
 
-/* Converts a process HANDLE for the engine: the pseudo-handle, or one of the server's handles
- * (this host's handles are the server's); -1 for a value no handle can have. */
-static int engine_handle( HANDLE handle, uint32_t *out )
-{
-    uintptr_t value = (uintptr_t)handle;
-
-    if (handle == NtCurrentProcess()) *out = AWE_ENGINE_CURRENT_PROCESS;
-    else if (value >> 32) return -1;
-    else *out = (uint32_t)value;
-    return 0;
-}
-
-/* Windows checks the caller's pointers before the handle: so does the engine, and a handle no
- * server can have comes last, as STATUS_INVALID_HANDLE (awe-spec.md section 2.1 step 6). */
+/* This host's handles are the server's: the engine's default resolves them. */
 NTSTATUS NTAPI NtAllocateUserPhysicalPages( HANDLE process, PULONG_PTR count, PULONG_PTR pfns )
 {
-    uint32_t handle;
-
-    if (engine_handle( process, &handle )) handle = 0;
-    return awe_engine_allocate( handle, count, pfns );
+    return awe_engine_allocate( (uintptr_t)process, count, pfns );
 }
 
 NTSTATUS NTAPI NtFreeUserPhysicalPages( HANDLE process, PULONG_PTR count, PULONG_PTR pfns )
 {
-    uint32_t handle;
-
-    if (engine_handle( process, &handle )) handle = 0;
-    return awe_engine_free( handle, count, pfns );
+    return awe_engine_free( (uintptr_t)process, count, pfns );
 }
 
 NTSTATUS NTAPI NtMapUserPhysicalPages( PVOID addr, ULONG_PTR count, PULONG_PTR pfns )
