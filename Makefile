@@ -9,6 +9,7 @@
 #   make bench            build and run every benchmark (a few minutes): the table in
 #                         benchmarks/results/latest.tsv, the map plot beside it (gnuplot)
 #   make bench-quick      the same with reduced sizes, in under a minute (plot if gnuplot is there)
+#   make engine           the AWE engine as a static library for other hosts (Wine's ntdll)
 #   make install          prefix=/usr/local DESTDIR= ; make uninstall ; make clean
 #   make winetests-mingw  the conformance tests for Windows (build/mingw/awe_test.exe)
 #
@@ -134,10 +135,11 @@ BENCH_BINS   := $(BENCH_SRCS:%.c=$(B)/%)
         valgrind-server racecheck sanitize bench bench-quick demo \
         run install uninstall clean distclean
 
-all: $(LIB_A) $(LIB_SO) $(SERVER_BIN) $(RUNNERS) $(WINETEST_BIN) $(DEMO_BINS) $(BENCH_BINS)
+all: $(LIB_A) $(LIB_SO) $(SERVER_BIN) $(RUNNERS) $(WINETEST_BIN) $(DEMO_BINS) $(BENCH_BINS) $(ENGINE_LIB)
 
 # The two halves one after the other, so that their reports do not interleave.
-check: $(RUNNERS) $(WINETEST_BIN) $(SERVER_BIN)
+check: $(RUNNERS) $(WINETEST_BIN) $(SERVER_BIN) $(ENGINE_LIB)
+	$(Q)$(MAKE) --no-print-directory check-engine
 	$(Q)$(MAKE) --no-print-directory check-unit
 	$(Q)$(MAKE) --no-print-directory check-conformance
 
@@ -156,12 +158,13 @@ WINETEST_MB ?= 256
 
 # $(call run_conformance,server wrapper,test wrapper,test binary,server binary,timeout)
 # The server stays up for the whole run (a test binary under memcheck takes seconds to
-# connect) and is stopped with SIGTERM, its clean shutdown, at the end.
+# connect) and is stopped with SIGTERM, its clean shutdown, at the end.  It counts as started
+# once it answers a status request (the socket file exists a moment before it listens).
 define run_conformance
 dir=$$(mktemp -d); chmod 700 $$dir; \
 $(1) $(4) --foreground --exit-delay=100000 --limit=$(WINETEST_MB)M --dir=$$dir & spid=$$!; \
-for i in $$(seq 300); do test -S $$dir/socket && break; sleep 0.1; done; \
-if ! test -S $$dir/socket; then echo "$(4) did not start"; kill $$spid; rm -rf $$dir; exit 1; fi; \
+up=0; for i in $$(seq 300); do $(SERVER_BIN) --status --dir=$$dir > /dev/null 2>&1 && up=1 && break; sleep 0.1; done; \
+if [ $$up != 1 ]; then echo "$(4) did not start"; kill $$spid; rm -rf $$dir; exit 1; fi; \
 AWE_SERVER_DIR=$$dir WINETEST_PHYSICAL_MB=$(WINETEST_MB) AWE_SERVER=$(abspath $(4)) \
     timeout -k 10 $(5) $(2) $(3); rc=$$?; \
 if [ $$rc = 124 ]; then echo "$(3): timed out after $(5) s"; fi; \
@@ -295,6 +298,37 @@ $(B)/ntdll_side/server.o: CPPFLAGS += -DAWE_BINDIR='"$(bindir)"'
 $(B)/%.o: %.c | $(CC_NEED)
 	$(call quiet,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+# ---- the engine, for hosts other than libawe -------------------------------------------------
+
+# The core and the engine half of ntdll_side (ntdll_side/engine.h) as one static library of
+# position-independent objects whose symbols stay inside whatever links them (hidden): Wine's
+# ntdll links it (wine/).  make check verifies that every symbol it defines is awe_* and that
+# it needs no Windows name from its host.
+ENGINE_SRCS := $(CORE_SRCS) $(addprefix ntdll_side/,client.c engine.c map.c server.c user.c)
+ENGINE_DIR  := $(B)/engine
+ENGINE_LIB  := $(ENGINE_DIR)/libawe_engine.a
+ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(ENGINE_DIR)/%.o)
+
+$(ENGINE_DIR)/ntdll_side/server.o: CPPFLAGS += -DAWE_BINDIR='"$(bindir)"'
+
+$(ENGINE_DIR)/%.o: %.c
+	$(call quiet,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(CPPFLAGS) $(CFLAGS) -fvisibility=hidden -c -o $@ $<
+
+$(ENGINE_LIB): $(ENGINE_OBJS)
+	$(call quiet,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+.PHONY: engine check-engine
+engine: $(ENGINE_LIB)
+
+check-engine: $(ENGINE_LIB)
+	$(Q)echo "== $(ENGINE_LIB): defines only awe_ symbols, needs no Windows name"; \
+	bad=$$(nm -g --defined-only $(ENGINE_LIB) | awk 'NF == 3 && $$3 !~ /^awe_/ { print $$3 }'); \
+	if [ -n "$$bad" ]; then echo "not awe_: $$bad"; exit 1; fi; \
+	bad=$$(nm -u $(ENGINE_LIB) | awk '$$2 ~ /^[A-Z]/ { print $$2 }' | sort -u); \
+	if [ -n "$$bad" ]; then echo "needs from its host: $$bad"; exit 1; fi
 
 # ---- unit test runners ---------------------------------------------------------------------
 

@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include "status.h"
 
-#define AWE_PROTOCOL_VERSION 2
+#define AWE_PROTOCOL_VERSION 3
 #define AWE_MAX_MESSAGE      (64 * 1024)     /* whole message, fixed + variable part */
 
 /* Field types: F(type, name) in the tables below; each maps to a C type and a trace format. */
@@ -67,24 +67,24 @@ struct awe_wire_process_status
     uint64_t frames_allocated;    /* owned frames */
     uint64_t frames_quarantined;  /* freed by another process, waiting for the owner to unmap */
     uint64_t frames_locked;       /* backed by locked memory */
-    uint64_t memfd_frames;        /* memfd size in frames */
+    uint64_t span_frames;         /* one past the highest frame it holds (memfd extent in use) */
     uint64_t mapped_pages;        /* from the client's usage page (informational) */
     uint64_t vmas;                /* from the client's usage page (informational) */
 };
 
 /* ---- the requests: X(name, request fields, reply fields) -----------------------------------
  *
- * init_process        first request of a process; the reply carries six descriptors: the
+ * init_process        first request of a process; the reply carries five descriptors: the
  *                     process's frame memfd (read/write), its frame table (read-only), its
- *                     usage page (read/write, informational, never trusted) and its handle
- *                     table (read-only; the handle_* fields are its slab geometry), the
- *                     eventfd it signals after acknowledging in its usage page, and the
- *                     pool of its two sync objects (read/write; sync_* fields): the AWE lock
- *                     (a mutex, object id sync_id) and the unmap notification (an auto-reset
- *                     event, sync_id + 1), whose generations are in the frame table.
+ *                     usage page (read/write, informational, never read back), its handle
+ *                     table (read-only; the handle_* fields are its slab geometry) and the
+ *                     pool of its AWE lock (read/write; sync_* fields; a mutex, object id
+ *                     sync_id, generation lock_gen in the frame table).  A failed init_process
+ *                     leaves the connection as it was: the client may try again or leave.
  * allocate_pages      AllocateUserPhysicalPages after the caller's pointers were probed; reply:
  *                     the frames as runs (variable part), in the target's tag.  more = 1 when the
- *                     reply filled up before count frames were found (ask again).
+ *                     reply filled up, or the round ended, before count frames were found
+ *                     (ask again).
  * free_pages          FreeUserPhysicalPages; variable part: the caller's array as runs of
  *                     consecutive values.  freed counts entries in array order.  Through the
  *                     current-process pseudo-handle the frames are released at once (the client
@@ -94,6 +94,11 @@ struct awe_wire_process_status
  *                     Free returns.  When the owner is the caller itself (a real handle to
  *                     itself), the reply comes at once with quarantined = 1 and the caller
  *                     unmaps and acknowledges before returning.
+ *                     Large allocations are cut into rounds of at most AWE_ALLOC_ROUND frames
+ *                     (more = 1), so that one client's request never holds the server long.
+ * ack_unmap           the client unmapped every frame taken from it up to notify_seq = seq
+ *                     (see the frame table).  No reply: the client's notification thread sends
+ *                     it while another thread may be waiting for a reply.
  * open_process        OpenProcess( access, pid ).
  * close_handle        CloseHandle.
  * open_token          OpenProcessToken: a token handle for the process.
@@ -108,7 +113,7 @@ struct awe_wire_process_status
                                       F(awe_u32, handle_block_size) F(awe_u32, handle_flags) \
                                       F(awe_u32, sync_slot_size) F(awe_u32, sync_max_slots) \
                                       F(awe_u32, sync_block_size) F(awe_u32, sync_flags) \
-                                      F(awe_u64, sync_id) F(awe_u32, lock_slot) F(awe_u32, notify_slot)
+                                      F(awe_u64, sync_id) F(awe_u32, lock_slot) F(awe_pad, pad)
 
 #define AWE_REQ_allocate_pages(F)     F(awe_handle, process) F(awe_pad, pad) F(awe_u64, count)
 #define AWE_REPLY_allocate_pages(F)   F(awe_u64, count) F(awe_u32, tag) F(awe_u32, more)
@@ -128,6 +133,9 @@ struct awe_wire_process_status
 #define AWE_REQ_adjust_privileges(F)  F(awe_handle, token) F(awe_u32, disable_all)
 #define AWE_REPLY_adjust_privileges(F) F(awe_u32, not_all_assigned) F(awe_pad, pad)
 
+#define AWE_REQ_ack_unmap(F)          F(awe_u32, seq) F(awe_pad, pad)
+#define AWE_REPLY_ack_unmap(F)
+
 #define AWE_REQ_get_status(F)         F(awe_pad, pad) F(awe_pad, pad2)
 #define AWE_REPLY_get_status(F)       F(awe_u32, flags) F(awe_u32, processes) F(awe_u64, quota_frames) \
                                       F(awe_u64, limit_frames) F(awe_u64, held_frames) \
@@ -141,7 +149,15 @@ struct awe_wire_process_status
     X(close_handle) \
     X(open_token) \
     X(adjust_privileges) \
-    X(get_status)
+    X(get_status) \
+    X(ack_unmap)
+
+/* Requests the server never answers. */
+#define AWE_NO_REPLY_REQUESTS (1u << AWE_REQ_ack_unmap)
+
+/* Frames one allocate_pages round hands out at most (256 MiB): populating and locking them
+ * takes tens of milliseconds, after which the server serves other clients again. */
+#define AWE_ALLOC_ROUND 65536
 
 /* get_status flags */
 #define AWE_STATUS_UNLOCKED 0x1   /* the operator chose best-effort unlocked operation */
@@ -206,16 +222,20 @@ union awe_reply_buffer
  *
  * One per process, written by the server, mapped read-only by the client: a header page, then
  * one bit per frame index (set = owned by the process).  Bits are read with single acquire
- * loads; an owned -> not-owned change is followed by a bump of notify_seq and a set of the
- * process's notification event, and the frame is not reused before the client has
- * acknowledged that sequence (awe_usage.acked_seq). */
+ * loads.  When frames are taken away (another process freed them), the server clears their
+ * bits, bumps notify_seq (release) and wakes the futex on notify_seq; the client's notification
+ * thread sleeps on that word, unmaps the frames it no longer owns and sends ack_unmap.  The
+ * server never waits for that: the frames stay quarantined (not reused) until the ack comes,
+ * and the Free that took them is answered then, or after a timeout.  Nothing here is memory
+ * the client can write, so a client cannot stop the notification of any other process. */
 
 struct awe_frame_table
 {
-    _Atomic uint32_t notify_seq;  /* bumped when frames were taken away (cross-process Free) */
+    _Atomic uint32_t notify_seq;  /* bumped when frames were taken away (a futex word) */
     uint32_t         pad;
     _Atomic uint64_t owned;       /* frames owned, for status */
-    uint32_t         sync_gen[2]; /* generations of the AWE lock and notification objects */
+    uint32_t         lock_gen;    /* generation of the AWE lock in the sync pool */
+    uint32_t         pad2;
     uint8_t          reserved[4096 - 24];
     _Atomic uint64_t bits[];      /* owned frames, bit i of word i / 64 */
 };
@@ -226,16 +246,12 @@ static inline int awe_frame_table_test( const struct awe_frame_table *table, uin
     return (atomic_load_explicit( &table->bits[index / 64], memory_order_acquire ) >> (index % 64)) & 1;
 }
 
-/* The usage page: written by the client.  The counters are only displayed.  acked_seq is the
- * last notify_seq whose lost frames the client unmapped; it signals the eventfd it got from
- * init_process after storing it.  The server clamps it to notify_seq, and believing a client
- * that acknowledges early harms only that client: the frames are its own. */
+/* The usage page: written by the client, only displayed by the server (--status), never used
+ * to decide anything. */
 struct awe_usage
 {
     _Atomic uint64_t mapped_pages;
     _Atomic uint64_t vmas;
-    _Atomic uint32_t acked_seq;
-    uint32_t         pad;
 };
 
 #endif  /* __AWE_PROTOCOL_H */

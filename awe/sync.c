@@ -935,6 +935,12 @@ int awe_sync_query( struct awe_sync_ref *ref, struct awe_sync_info *info )
     return 0;
 }
 
+/* The word of a valid object; see sync.h. */
+uint64_t awe_sync_state_word( struct awe_sync_ref *ref, unsigned int flags, uint32_t data )
+{
+    return hash_state( ref, flags & 0xf, data );
+}
+
 /* Reports a thread's end to the server; see sync.h. */
 int awe_sync_abandon_thread( uint32_t tid )
 {

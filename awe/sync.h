@@ -168,6 +168,11 @@ extern int awe_event_pulse( struct awe_sync_ref *ref, uint32_t *prev );
  * for its owner and a best guess for other threads. */
 extern int awe_sync_query( struct awe_sync_ref *ref, struct awe_sync_info *info );
 
+/* Returns the state word a valid object of ref holds with these flags and data.  The hash is
+ * no secret (see the threat model in docs/design.md): tests and the chaos suite use this to
+ * write the well-formed states a hostile client could forge, LOCKED included. */
+extern uint64_t awe_sync_state_word( struct awe_sync_ref *ref, unsigned int flags, uint32_t data );
+
 /* Tells the server, through the hook, that thread tid has ended so it abandons the mutexes
  * that thread still owns.  Returns the hook's result, or -ENOSYS. */
 extern int awe_sync_abandon_thread( uint32_t tid );

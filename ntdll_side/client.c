@@ -7,7 +7,7 @@
 #include "ntdll_private.h"
 
 struct awe_client awe_client = { .attach_lock = PTHREAD_MUTEX_INITIALIZER, .server_fd = -1,
-                                 .memfd = -1, .ack_fd = -1 };
+                                 .memfd = -1 };
 
 /* A reference carries a memo that its operations update, so each thread locks through its own
  * copy of the AWE lock's reference, refreshed when the process attaches anew. */
@@ -77,6 +77,12 @@ NTSTATUS awe_client_lock( void )
     return ret && ret != -EOWNERDEAD ? STATUS_INTERNAL_ERROR : STATUS_SUCCESS;
 }
 
+NTSTATUS awe_client_attach( void )
+{
+    if (atomic_load_explicit( &awe_client.epoch, memory_order_acquire )) return STATUS_SUCCESS;
+    return attach();
+}
+
 void awe_client_unlock( void )
 {
     awe_mutex_release( &thread_lock.ref, NULL );
@@ -115,7 +121,6 @@ void awe_client_detach( void )
         /* server-attached state is ours to release; a local attach lent us its memfd */
         close( awe_client.server_fd );
         close( awe_client.memfd );
-        close( awe_client.ack_fd );
         munmap( (void *)awe_client.table, awe_client.table_size );
         munmap( awe_client.usage, AWE_PAGE_SIZE );
         awe_slab_view_close( awe_client.handles );
@@ -125,7 +130,8 @@ void awe_client_detach( void )
     awe_client.sync_view = NULL;
     atomic_store_explicit( &awe_client.epoch, 0, memory_order_relaxed );
     awe_client.acked_seq = 0;
-    awe_client.memfd = awe_client.server_fd = awe_client.ack_fd = -1;
+    awe_client.memfd = awe_client.server_fd = -1;
+    atomic_store_explicit( &awe_client.server_lost, 0, memory_order_relaxed );
     awe_client.table = NULL;
     awe_client.usage = NULL;
 }

@@ -28,9 +28,9 @@ struct awe_client
     pthread_mutex_t       attach_lock;   /* serializes attaching and detaching */
     _Atomic uint32_t      epoch;         /* 0 until attached; changes with every attachment */
     struct awe_sync_ref   lock_ref;      /* the AWE lock, a hybrid mutex (each thread uses a copy) */
-    struct awe_sync_ref   notify_ref;    /* the server's unmap notification, an auto-reset event */
-    struct awe_slab_view *sync_view;     /* the pool holding both */
+    struct awe_slab_view *sync_view;     /* the pool holding it */
     int                   server_fd;     /* request socket, -1 if none */
+    _Atomic int           server_lost;   /* the connection is shut down: requests fail at once */
     struct awe_pfn_layout layout;        /* the server's PFN split */
     uint32_t              tag;           /* this process's PFN tag */
     int                   memfd;         /* this process's frames */
@@ -40,7 +40,6 @@ struct awe_client
     size_t                table_size;
     struct awe_usage     *usage;         /* counters the status display shows */
     uint32_t              acked_seq;     /* last notify_seq acknowledged; protected by lock */
-    int                   ack_fd;        /* eventfd telling the server we acknowledged */
     struct awe_slab_view *handles;       /* the server's table of our handles (read-only) */
 };
 
@@ -57,6 +56,9 @@ extern struct awe_client awe_client;
  * awe_client.regions, every mapping change of AWE pages and acked_seq. */
 extern NTSTATUS awe_client_lock( void );
 extern void awe_client_unlock( void );
+
+/* Attaches the process to the server if it is not yet, for requests that need no AWE lock. */
+extern NTSTATUS awe_client_attach( void );
 
 /* Connects to the server (starting it if needed) and fills in client; server.c. */
 extern NTSTATUS awe_server_attach( struct awe_client *client );
@@ -102,8 +104,12 @@ struct awe_call
     int         nfds;
 };
 
-/* Sends a request and waits for the reply; returns the server's status or STATUS_INTERNAL_ERROR
- * when the connection broke. */
+/* Sends a request and waits for the reply, at most $AWE_SERVER_TIMEOUT seconds (default 60).
+ * Returns the server's status; STATUS_IO_TIMEOUT when the deadline passed, STATUS_PIPE_BROKEN
+ * when the server is gone, STATUS_INTERNAL_ERROR for a malformed reply.  After any of those
+ * the connection is shut down for good: the process keeps its mappings (Map and Scatter go on
+ * working over the frames it holds), and every later request fails at once with
+ * STATUS_PIPE_BROKEN.  Descriptors received with a failure are closed. */
 extern NTSTATUS awe_server_call( struct awe_call *call );
 
 #define SERVER_START_REQ(name) \

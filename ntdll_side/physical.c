@@ -1,306 +1,47 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* AWE physical pages: Allocate, Free, Map and Scatter, native and Win32. */
+/* The standalone host's AWE calls: the Nt functions and their Win32 wrappers, over the engine. */
 
-#include <errno.h>
-#include <stdlib.h>
-#include <sys/uio.h>
-#include <unistd.h>
+#include "ntdll_side/engine.h"
 #include "ntdll_private.h"
 
-#define PROBE_BATCH 512      /* pages probed per system call */
-
-/* Converts a process HANDLE for the wire; returns 0, or -1 for a value no handle can have. */
-static int wire_handle( HANDLE handle, uint32_t *out )
+/* Converts a process HANDLE for the engine: the pseudo-handle, or one of the server's handles
+ * (this host's handles are the server's); -1 for a value no handle can have. */
+static int engine_handle( HANDLE handle, uint32_t *out )
 {
     uintptr_t value = (uintptr_t)handle;
 
-    if (handle == NtCurrentProcess()) *out = AWE_CURRENT_PROCESS;
+    if (handle == NtCurrentProcess()) *out = AWE_ENGINE_CURRENT_PROCESS;
     else if (value >> 32) return -1;
     else *out = (uint32_t)value;
     return 0;
 }
 
-/* Reads *count as Windows probes it: misaligned or unreadable pointers fail. */
-static NTSTATUS read_count( const ULONG_PTR *ptr, ULONG_PTR *count )
+/* Windows checks the caller's pointers before the handle: so does the engine, and a handle no
+ * server can have comes last, as STATUS_INVALID_HANDLE (awe-spec.md section 2.1 step 6). */
+NTSTATUS NTAPI NtAllocateUserPhysicalPages( HANDLE process, PULONG_PTR count, PULONG_PTR pfns )
 {
-    if ((uintptr_t)ptr & (sizeof(ULONG_PTR) - 1)) return STATUS_DATATYPE_MISALIGNMENT;
-    if (awe_copy_from_user( count, ptr, sizeof(*count) )) return STATUS_ACCESS_VIOLATION;
-    return STATUS_SUCCESS;
-}
-
-/* ProbeForWrite: every page of [ptr, ptr + len) must be writable; one byte of each page is
- * read and written back, PROBE_BATCH pages per system call. */
-static NTSTATUS probe_for_write( void *ptr, size_t len )
-{
-    struct iovec local[PROBE_BATCH], remote[PROBE_BATCH];
-    char bytes[PROBE_BATCH];
-    uintptr_t page = (uintptr_t)ptr & ~(AWE_PAGE_SIZE - 1), end = (uintptr_t)ptr + len;
-    pid_t pid = getpid();
-
-    if ((uintptr_t)ptr & (sizeof(ULONG_PTR) - 1)) return STATUS_DATATYPE_MISALIGNMENT;
-    if (!len) return STATUS_SUCCESS;
-    if (end < (uintptr_t)ptr || (uintptr_t)ptr < 0x10000) return STATUS_ACCESS_VIOLATION;
-    while (page < end)
-    {
-        size_t n = 0, i;
-        ssize_t done;
-
-        for (; n < PROBE_BATCH && page < end; n++, page += AWE_PAGE_SIZE)
-        {
-            uintptr_t addr = n || page > (uintptr_t)ptr ? page : (uintptr_t)ptr;
-            local[n].iov_base = &bytes[n];
-            local[n].iov_len = 1;
-            remote[n].iov_base = (void *)addr;
-            remote[n].iov_len = 1;
-        }
-        done = process_vm_readv( pid, local, n, remote, n, 0 );
-        if (done != (ssize_t)n) return STATUS_ACCESS_VIOLATION;
-        done = process_vm_writev( pid, local, n, remote, n, 0 );
-        if (done != (ssize_t)n) return STATUS_ACCESS_VIOLATION;
-        for (i = 0; i < n; i++) (void)bytes[i];
-    }
-    return STATUS_SUCCESS;
-}
-
-/* Writes the frames of the reply's runs to the caller's array from position *done on. */
-static NTSTATUS store_pfns( ULONG_PTR *array, ULONG_PTR *done, const struct awe_wire_run *runs,
-                            size_t nruns, uint32_t tag )
-{
-    ULONG_PTR buf[512];
-    size_t i, n = 0;
-    uint32_t j;
-
-    for (i = 0; i < nruns; i++)
-        for (j = 0; j < runs[i].count; j++)
-        {
-            buf[n++] = (ULONG_PTR)awe_pfn_encode( &awe_client.layout, tag, runs[i].start + j );
-            if (n == 512 || (i + 1 == nruns && j + 1 == runs[i].count))
-            {
-                if (awe_copy_to_user( array + *done, buf, n * sizeof(*buf) )) return STATUS_ACCESS_VIOLATION;
-                *done += n;
-                n = 0;
-            }
-        }
-    return STATUS_SUCCESS;
-}
-
-/* NtAllocateUserPhysicalPages, awe-spec.md section 2.1: the caller's pointers are probed here,
- * in Windows' order; the handle, the privilege and the charges are the server's. */
-NTSTATUS NTAPI NtAllocateUserPhysicalPages( HANDLE process, PULONG_PTR count_ptr, PULONG_PTR array )
-{
-    static struct awe_wire_run runs[(AWE_MAX_MESSAGE - sizeof(struct allocate_pages_reply)) /
-                                    sizeof(struct awe_wire_run)];
-    static pthread_mutex_t runs_lock = PTHREAD_MUTEX_INITIALIZER;
-    ULONG_PTR count, done = 0;
-    NTSTATUS status;
     uint32_t handle;
 
-    if ((status = read_count( count_ptr, &count ))) return status;
-    if (!count) return STATUS_SUCCESS;
-    if (count > UINTPTR_MAX / sizeof(ULONG_PTR)) return STATUS_INVALID_PARAMETER_2;
-    if ((status = probe_for_write( array, count * sizeof(ULONG_PTR) ))) return status;
-    if (wire_handle( process, &handle )) return STATUS_INVALID_HANDLE;
-    if ((status = awe_client_lock())) return status;
-    if (handle != AWE_CURRENT_PROCESS &&
-        (status = awe_check_handle( handle, AWE_OBJECT_PROCESS, PROCESS_VM_OPERATION )))
-    {
-        awe_client_unlock();
-        return status;
-    }
-
-    pthread_mutex_lock( &runs_lock );
-    while (done < count)
-    {
-        uint32_t more = 0, tag = 0;
-        NTSTATUS call_status;
-        size_t nruns = 0;
-
-        SERVER_START_REQ( allocate_pages )
-        {
-            req->process = handle;
-            req->count = count - done;
-            server_set_reply( runs, sizeof(runs) );
-            if (!(call_status = server_call( req )))
-            {
-                nruns = server_reply_data_size() / sizeof(runs[0]);
-                more = reply->more;
-                tag = reply->tag;
-            }
-        }
-        SERVER_END_REQ;
-        /* a later round that finds nothing ends a partial allocation, not the call */
-        if (call_status)
-        {
-            if (!done) status = call_status;
-            break;
-        }
-        if ((status = store_pfns( array, &done, runs, nruns, tag ))) break;
-        if (!more) break;
-    }
-    pthread_mutex_unlock( &runs_lock );
-    awe_client_unlock();
-    if (!status && awe_copy_to_user( count_ptr, &done, sizeof(done) )) status = STATUS_ACCESS_VIOLATION;
-    return status;
+    if (engine_handle( process, &handle )) handle = 0;
+    return awe_engine_allocate( handle, count, pfns );
 }
 
-static int order_positions( const void *a, const void *b )
+NTSTATUS NTAPI NtFreeUserPhysicalPages( HANDLE process, PULONG_PTR count, PULONG_PTR pfns )
 {
-    const uint64_t *x = a, *y = b;
-    if (x[0] != y[0]) return x[0] < y[0] ? -1 : 1;
-    return x[1] < y[1] ? -1 : x[1] > y[1];
-}
-
-/* How many entries from the start the server will free: owned frames of ours, no repeats. */
-static size_t predict_free( const ULONG_PTR *pfns, size_t count )
-{
-    uint64_t (*seen)[2];
-    size_t n, i, end;
-    uint32_t tag, index;
-
-    for (n = 0; n < count; n++)
-        if (awe_pfn_decode( &awe_client.layout, pfns[n], &tag, &index ) || tag != awe_client.tag ||
-            !awe_client.frame_owned( NULL, index ))
-            break;
-    if (n < 2 || !(seen = malloc( n * sizeof(*seen) ))) return n;
-    for (i = 0; i < n; i++)
-    {
-        seen[i][0] = pfns[i];
-        seen[i][1] = i;
-    }
-    qsort( seen, n, sizeof(*seen), order_positions );
-    for (i = 1, end = n; i < n; i++)
-        if (seen[i][0] == seen[i - 1][0] && seen[i][1] < end) end = seen[i][1];
-    free( seen );
-    return end;
-}
-
-/* Sends pfns[0 .. count) as runs of consecutive values, in as many requests as they need. */
-static NTSTATUS send_free( uint32_t handle, const ULONG_PTR *pfns, size_t count, ULONG_PTR *freed,
-                           int *quarantined )
-{
-    static struct awe_wire_pfn_run runs[(AWE_MAX_MESSAGE - sizeof(struct free_pages_request)) /
-                                        sizeof(struct awe_wire_pfn_run)];
-    const size_t max_runs = sizeof(runs) / sizeof(runs[0]);
-    NTSTATUS status = STATUS_SUCCESS;
-    size_t i = 0;
-
-    *freed = 0;
-    while (i < count && !status)
-    {
-        size_t nruns = 0, entries = 0;
-
-        while (i < count && nruns < max_runs)
-        {
-            size_t n = 1;
-            while (i + n < count && pfns[i + n] == pfns[i] + n) n++;
-            runs[nruns].first = pfns[i];
-            runs[nruns++].count = n;
-            entries += n;
-            i += n;
-        }
-        SERVER_START_REQ( free_pages )
-        {
-            req->process = handle;
-            server_add_data( runs, nruns * sizeof(runs[0]) );
-            status = server_call( req );
-            *freed += reply->freed;
-            *quarantined |= reply->quarantined;
-        }
-        SERVER_END_REQ;
-    }
-    return status;
-}
-
-/* NtFreeUserPhysicalPages, awe-spec.md section 2.4. */
-NTSTATUS NTAPI NtFreeUserPhysicalPages( HANDLE process, PULONG_PTR count_ptr, PULONG_PTR array )
-{
-    ULONG_PTR count, freed = 0, zero = 0;
-    ULONG_PTR inline_pfns[64], *pfns = inline_pfns;
-    int quarantined = 0;
-    NTSTATUS status;
     uint32_t handle;
 
-    if ((status = read_count( count_ptr, &count ))) return status;
-    if (awe_copy_to_user( count_ptr, &zero, sizeof(zero) )) return STATUS_ACCESS_VIOLATION;
-    if (!count || count > UINTPTR_MAX / sizeof(ULONG_PTR)) return STATUS_INVALID_PARAMETER_2;
-    if ((uintptr_t)array & (sizeof(ULONG_PTR) - 1)) return STATUS_DATATYPE_MISALIGNMENT;
-    if (count > 64 && !(pfns = malloc( count * sizeof(*pfns) ))) return STATUS_INSUFFICIENT_RESOURCES;
-    if (awe_copy_from_user( pfns, array, count * sizeof(*pfns) ))
-    {
-        status = STATUS_ACCESS_VIOLATION;
-        goto out_free;
-    }
-    if (wire_handle( process, &handle ))
-    {
-        status = STATUS_INVALID_HANDLE;
-        goto out_free;
-    }
-    if ((status = awe_client_lock())) goto out_free;
-    if (handle == AWE_CURRENT_PROCESS)
-    {
-        /* our own frames: unmap what the server will free before it can reuse them */
-        struct awe_plan plan;
-        size_t n = predict_free( pfns, count );
-        if (n && !awe_plan_unmap_frames( &awe_client.regions, pfns, n, &plan ))
-            awe_apply_plan( &awe_client.regions, awe_client.memfd, &plan );
-        status = send_free( handle, pfns, count, &freed, &quarantined );
-        awe_client_publish_usage();
-        awe_client_unlock();
-    }
-    else
-    {
-        /* The reply waits until the owner unmapped the frames, and the owner's notification
-         * thread needs its AWE lock for that: never hold ours while waiting, or two processes
-         * freeing each other's frames would wait for each other. */
-        status = awe_check_handle( handle, AWE_OBJECT_PROCESS, PROCESS_VM_OPERATION );
-        awe_client_unlock();
-        if (!status) status = send_free( handle, pfns, count, &freed, &quarantined );
-        /* frames quarantined from ourselves (a real handle to us): unmap them before returning */
-        if (quarantined && !awe_client_lock())
-        {
-            awe_client_sync_unmaps();
-            awe_client_unlock();
-        }
-    }
-    awe_copy_to_user( count_ptr, &freed, sizeof(freed) );
-
-out_free:
-    if (pfns != inline_pfns) free( pfns );
-    return status;
+    if (engine_handle( process, &handle )) handle = 0;
+    return awe_engine_free( handle, count, pfns );
 }
 
-/* NtMapUserPhysicalPages, awe-spec.md section 2.2: entirely in this process. */
 NTSTATUS NTAPI NtMapUserPhysicalPages( PVOID addr, ULONG_PTR count, PULONG_PTR pfns )
 {
-    struct awe_plan plan;
-    NTSTATUS status;
-
-    if ((status = awe_client_lock())) return status;
-    if (!(status = awe_plan_map( &awe_client.regions, (uintptr_t)addr, count, pfns,
-                                 awe_copy_in_pfns, NULL, &plan )))
-    {
-        status = awe_apply_plan( &awe_client.regions, awe_client.memfd, &plan );
-        awe_client_publish_usage();
-    }
-    awe_client_unlock();
-    return status;
+    return awe_engine_map( addr, count, pfns );
 }
 
-/* NtMapUserPhysicalPagesScatter, awe-spec.md section 2.3. */
 NTSTATUS NTAPI NtMapUserPhysicalPagesScatter( PVOID *addrs, ULONG_PTR count, PULONG_PTR pfns )
 {
-    struct awe_plan plan;
-    NTSTATUS status;
-
-    if ((status = awe_client_lock())) return status;
-    if (!(status = awe_plan_scatter( &awe_client.regions, addrs, count, pfns, awe_copy_in_pfns,
-                                     NULL, &plan )))
-    {
-        status = awe_apply_plan( &awe_client.regions, awe_client.memfd, &plan );
-        awe_client_publish_usage();
-    }
-    awe_client_unlock();
-    return status;
+    return awe_engine_map_scatter( addrs, count, pfns );
 }
 
 BOOL WINAPI AllocateUserPhysicalPages( HANDLE process, PULONG_PTR count, PULONG_PTR pfns )

@@ -3,6 +3,7 @@
 
 #include <strings.h>
 #include <unistd.h>
+#include "ntdll_side/engine.h"
 #include "ntdll_private.h"
 
 /* Standard privilege names and their LUIDs (winnt.h); only SeLockMemoryPrivilege can be held. */
@@ -27,14 +28,6 @@ static const struct { const char *name; DWORD luid; } privileges[] =
     { "SeIncreaseWorkingSetPrivilege", 33 },
 };
 
-/* Attaches to the server if needed (for calls that need it but not the AWE lock). */
-static NTSTATUS connect_server( void )
-{
-    NTSTATUS status = awe_client_lock();
-    if (!status) awe_client_unlock();
-    return status;
-}
-
 HANDLE WINAPI GetCurrentProcess( void )
 {
     return NtCurrentProcess();
@@ -47,39 +40,17 @@ DWORD WINAPI GetCurrentProcessId( void )
 
 HANDLE WINAPI OpenProcess( DWORD access, BOOL inherit, DWORD pid )
 {
-    NTSTATUS status;
     uint32_t handle = 0;
 
-    if (!(status = connect_server()))
-    {
-        SERVER_START_REQ( open_process )
-        {
-            req->pid = pid;
-            req->access = access;
-            if (!(status = server_call( req ))) handle = reply->handle;
-        }
-        SERVER_END_REQ;
-    }
-    if (!awe_set_ntstatus( status )) return NULL;
+    if (!awe_set_ntstatus( awe_engine_open_process( pid, access, &handle ) )) return NULL;
     return (HANDLE)(uintptr_t)handle;
 }
 
 BOOL WINAPI CloseHandle( HANDLE handle )
 {
-    NTSTATUS status;
-
     if (handle == NtCurrentProcess()) return TRUE;
     if ((uintptr_t)handle >> 32 || !handle) return awe_set_ntstatus( STATUS_INVALID_HANDLE );
-    if (!(status = connect_server()))
-    {
-        SERVER_START_REQ( close_handle )
-        {
-            req->handle = (uint32_t)(uintptr_t)handle;
-            status = server_call( req );
-        }
-        SERVER_END_REQ;
-    }
-    return awe_set_ntstatus( status );
+    return awe_set_ntstatus( awe_engine_close( (uint32_t)(uintptr_t)handle ) );
 }
 
 BOOL WINAPI OpenProcessToken( HANDLE process, DWORD access, PHANDLE token )
@@ -93,7 +64,7 @@ BOOL WINAPI OpenProcessToken( HANDLE process, DWORD access, PHANDLE token )
         if ((uintptr_t)process >> 32) return awe_set_ntstatus( STATUS_INVALID_HANDLE );
         handle = (uint32_t)(uintptr_t)process;
     }
-    if (!(status = connect_server()))
+    if (!(status = awe_client_attach()))
     {
         SERVER_START_REQ( open_token )
         {
@@ -165,7 +136,7 @@ BOOL WINAPI AdjustTokenPrivileges( HANDLE token, BOOL disable_all, PTOKEN_PRIVIL
             in[i].attributes = entry.Attributes;
         }
     }
-    if ((status = connect_server())) return awe_set_ntstatus( status );
+    if ((status = awe_client_attach())) return awe_set_ntstatus( status );
     SERVER_START_REQ( adjust_privileges )
     {
         req->token = (uint32_t)(uintptr_t)token;

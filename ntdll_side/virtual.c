@@ -21,6 +21,7 @@
 #if defined(__i386__) || defined(__x86_64__)
 #include <cpuid.h>
 #endif
+#include "ntdll_side/engine.h"
 #include "ntdll_private.h"
 
 #define PAGE_MASK       (AWE_PAGE_SIZE - 1)
@@ -175,16 +176,6 @@ static DWORD protect_from_unix( int prot )
                                                                             : PAGE_EXECUTE;
     if (prot & PROT_WRITE) return PAGE_READWRITE;
     return prot & PROT_READ ? PAGE_READONLY : PAGE_NOACCESS;
-}
-
-static DWORD protect_from_awe( enum awe_prot prot )
-{
-    switch (prot)
-    {
-    case AWE_PROT_READONLY: return PAGE_READONLY;
-    case AWE_PROT_NOACCESS: return PAGE_NOACCESS;
-    default:                return PAGE_READWRITE;
-    }
 }
 
 static NTSTATUS status_from_errno( int err )
@@ -366,7 +357,7 @@ static void *reserve_at( void *addr, size_t len, int physical, int *err )
     int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | (addr ? MAP_FIXED_NOREPLACE : 0);
     void *ptr;
 
-    if (physical) ptr = awe_reserve_range( addr, len, err );
+    if (physical) ptr = awe_engine_reserve( addr, len, err );
     else if ((ptr = mmap( addr, len, PROT_NONE, flags, -1, 0 )) == MAP_FAILED)
     {
         *err = -errno;
@@ -631,71 +622,46 @@ out_unmap:
     return status;
 }
 
-/* Reserves a MEM_PHYSICAL view at *base (0: anywhere below limit) and its AWE region. */
+/* Reserves a MEM_PHYSICAL view at *base (0: anywhere below limit) and its AWE window. */
 static NTSTATUS create_physical_view( uintptr_t *base, size_t size, uintptr_t limit )
 {
-    struct awe_region *region;
     struct view *view;
     NTSTATUS status;
-    int ret;
 
     if (!(view = alloc_view( 0, size, VIEW_PHYSICAL, PAGE_READWRITE ))) return STATUS_NO_MEMORY;
-    if ((status = awe_client_lock())) goto out_free_view;
-    if ((status = reserve_area( base, size, limit, 1 ))) goto out_unlock;
-    if ((ret = awe_regions_insert( &awe_client.regions, *base, size >> AWE_PAGE_SHIFT, &region )))
+    if ((status = reserve_area( base, size, limit, 1 ))) goto out_free_view;
+    if ((status = awe_engine_add_window( (void *)*base, size )))
     {
-        status = ret == -EEXIST ? STATUS_CONFLICTING_ADDRESSES : STATUS_NO_MEMORY;
         munmap( (void *)*base, size );
-        goto out_unlock;
+        goto out_free_view;
     }
-    awe_client_unlock();
     pthread_once( &fork_handlers_once, register_fork_handlers );
     view->base = *base;
     awe_tree_insert( &views.tree, &view->node, order_views );
     return STATUS_SUCCESS;
 
-out_unlock:
-    awe_client_unlock();
 out_free_view:
     free_view( view );
     return status;
 }
 
-/* Takes the AWE lock for a MEM_PHYSICAL view and finds its region; on success the lock is
- * held.  Returns STATUS_SUCCESS, or the failure (lock not held) if the AWE state is gone. */
-static NTSTATUS lock_region( const struct view *view, struct awe_region **region )
-{
-    NTSTATUS status;
-
-    *region = NULL;
-    if ((status = awe_client_lock())) return status;
-    *region = awe_regions_find( &awe_client.regions, view->base );
-    if (*region && (*region)->base == view->base) return STATUS_SUCCESS;
-    *region = NULL;
-    awe_client_unlock();
-    return STATUS_MEMORY_NOT_ALLOCATED;
-}
-
 /* Releases a view and its address space; a MEM_PHYSICAL view's mapped frames are unmapped and
- * stay allocated to the process (awe-spec.md section 2.6, V20). */
+ * stay allocated to the process (awe-spec.md section 2.6, V20).  The engine unmaps and
+ * forgets the window first, so that no Map can put a frame into the range once it is given
+ * back. */
 static NTSTATUS release_view( struct view *view )
 {
-    struct awe_region *region = NULL;
     NTSTATUS status;
 
-    if ((view->flags & VIEW_PHYSICAL) && (status = lock_region( view, &region )) &&
+    if ((view->flags & VIEW_PHYSICAL) && (status = awe_engine_remove_window( (void *)view->base )) &&
         status != STATUS_MEMORY_NOT_ALLOCATED)
         return status;
     if (munmap( (void *)view->base, view->size ))
     {
+        /* the window holds no frame now: an empty one again, still reserved */
         status = status_from_errno( -errno );
-        if (region) awe_client_unlock();
+        if (view->flags & VIEW_PHYSICAL) awe_engine_add_window( (void *)view->base, view->size );
         return status;
-    }
-    if (region)
-    {
-        awe_regions_remove( &awe_client.regions, region );
-        awe_client_unlock();
     }
     awe_tree_remove( &views.tree, &view->node );
     free_view( view );
@@ -926,18 +892,15 @@ static void query_view( const struct view *view, uintptr_t addr, MEMORY_BASIC_IN
 static NTSTATUS query_physical_view( const struct view *view, uintptr_t addr,
                                      MEMORY_BASIC_INFORMATION *info )
 {
-    struct awe_region *region;
-    enum awe_prot prot;
-    uint32_t pfn;
+    uint32_t protect;
     size_t run;
     NTSTATUS status;
+    int mapped;
 
-    if ((status = lock_region( view, &region ))) return status;
-    run = awe_region_query( region, (addr - view->base) >> AWE_PAGE_SHIFT, &pfn, &prot );
-    awe_client_unlock();
-    info->RegionSize = run << AWE_PAGE_SHIFT;
-    info->State = pfn ? MEM_COMMIT : MEM_RESERVE;
-    info->Protect = pfn ? protect_from_awe( prot ) : 0;
+    if ((status = awe_engine_query_window( (void *)addr, &mapped, &protect, &run ))) return status;
+    info->RegionSize = run;
+    info->State = mapped ? MEM_COMMIT : MEM_RESERVE;
+    info->Protect = protect;
     return STATUS_SUCCESS;
 }
 
@@ -1027,23 +990,12 @@ NTSTATUS NTAPI NtQueryVirtualMemory( HANDLE process, LPCVOID addr, int info_clas
 static NTSTATUS protect_physical( const struct view *view, uintptr_t start, size_t pages,
                                   DWORD protect, DWORD *old )
 {
-    struct awe_region *region;
-    enum awe_prot prot, old_prot;
-    struct awe_plan plan;
+    uint32_t old_protect;
     NTSTATUS status;
 
-    switch (protect)
-    {
-    case PAGE_NOACCESS:  prot = AWE_PROT_NOACCESS; break;
-    case PAGE_READONLY:  prot = AWE_PROT_READONLY; break;
-    case PAGE_READWRITE: prot = AWE_PROT_READWRITE; break;
-    default:             return STATUS_CONFLICTING_ADDRESSES;
-    }
-    if ((status = lock_region( view, &region ))) return status;
-    status = awe_plan_protect( &awe_client.regions, region, start, pages, prot, &old_prot, &plan );
-    if (!status) status = awe_apply_plan( &awe_client.regions, awe_client.memfd, &plan );
-    if (!status) *old = protect_from_awe( old_prot );
-    awe_client_unlock();
+    if (!(status = awe_engine_protect_window( (void *)start, pages << AWE_PAGE_SHIFT, protect,
+                                              &old_protect )))
+        *old = old_protect;
     return status;
 }
 

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -123,21 +124,31 @@ static int socket_address( const char *dir, struct sockaddr_un *addr )
     return 0;
 }
 
+#define STATUS_TIMEOUT_S 10
+
 static int print_status( const char *dir )
 {
     static union { union awe_reply_buffer reply; char bytes[AWE_MAX_MESSAGE]; } out;
     struct get_status_request req = { .header = { AWE_REQ_get_status, sizeof(req) } };
     const struct awe_wire_process_status *ps = (const void *)(&out.reply.get_status + 1);
+    struct timeval timeout = { STATUS_TIMEOUT_S, 0 };
     struct sockaddr_un addr;
     ssize_t len;
     uint32_t i;
     int fd;
 
     if (socket_address( dir, &addr )) return 1;
+    /* a server that does not answer in STATUS_TIMEOUT_S is reported, not waited for: the
+     * timeouts bound the connect (its backlog may be full) and the reply */
     if ((fd = socket( AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0 )) < 0 ||
+        setsockopt( fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout) ) ||
+        setsockopt( fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout) ) ||
         connect( fd, (struct sockaddr *)&addr, sizeof(addr) ))
     {
-        printf( "no awe-server is running in %s\n", dir );
+        if (fd >= 0 && (errno == EAGAIN || errno == EINPROGRESS))
+            printf( "the awe-server in %s does not answer\n", dir );
+        else
+            printf( "no awe-server is running in %s\n", dir );
         return 1;
     }
     if (send( fd, &req, sizeof(req), 0 ) != sizeof(req) ||
@@ -163,11 +174,11 @@ static int print_status( const char *dir )
     else
         printf( "reserve: none (available memory not checked)\n" );
     printf( "%8s %5s %12s %12s %12s %12s %12s %8s\n", "pid", "tag", "allocated", "quarantined",
-            "locked", "memfd", "mapped", "vmas" );
+            "locked", "span", "mapped", "vmas" );
     for (i = 0; i < out.reply.get_status.processes; i++)
         printf( "%8u %5u %12llu %12llu %12llu %12llu %12llu %8llu\n", ps[i].pid, ps[i].tag,
                 (unsigned long long)ps[i].frames_allocated, (unsigned long long)ps[i].frames_quarantined,
-                (unsigned long long)ps[i].frames_locked, (unsigned long long)ps[i].memfd_frames,
+                (unsigned long long)ps[i].frames_locked, (unsigned long long)ps[i].span_frames,
                 (unsigned long long)ps[i].mapped_pages, (unsigned long long)ps[i].vmas );
     close( fd );
     return 0;
@@ -175,10 +186,14 @@ static int print_status( const char *dir )
 
 static volatile sig_atomic_t stop_requested;
 static int epoll_fd = -1;
+static int spare_fd = -1;          /* kept open to refuse a client when descriptors run out */
+static uint64_t accept_paused_ms;  /* accepting stopped after a failure, until this time (0: not) */
 
-int watch_fd( int fd, struct poll_entry *entry )
+#define ACCEPT_PAUSE_MS 100        /* after an accept failure that is not EMFILE: no busy loop */
+
+int watch_fd( int fd, struct process *process )
 {
-    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = entry };
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = process };
     return epoll_ctl( epoll_fd, EPOLL_CTL_ADD, fd, &ev ) ? -errno : 0;
 }
 
@@ -215,14 +230,54 @@ static void shutdown_all( void )
     }
 }
 
+/* Answers a connection that cannot be served (no descriptor, no memory) and closes it: its
+ * client reads the answer as the reply to its init_process. */
+static void refuse_client( int fd, NTSTATUS status )
+{
+    struct awe_reply_header reply = { status, sizeof(reply) };
+
+    send( fd, &reply, sizeof(reply), MSG_DONTWAIT | MSG_NOSIGNAL );
+    close( fd );
+}
+
+/* Stops or restarts watching the listening socket (a failed accept would spin otherwise). */
+static void pause_accepting( int listen_fd, int pause )
+{
+    struct epoll_event ev = { .events = pause ? 0 : EPOLLIN, .data.ptr = NULL };
+
+    epoll_ctl( epoll_fd, EPOLL_CTL_MOD, listen_fd, &ev );
+    accept_paused_ms = pause ? monotonic_ms() + ACCEPT_PAUSE_MS : 0;
+}
+
 static void accept_client( int listen_fd )
 {
+    static uint64_t last_log_ms;
     struct process *process;
     struct ucred cred;
     socklen_t len = sizeof(cred);
     int fd;
 
-    if ((fd = accept4( listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK )) < 0) return;
+    if ((fd = accept4( listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK )) < 0)
+    {
+        if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) return;
+        if ((errno == EMFILE || errno == ENFILE) && spare_fd >= 0)
+        {
+            /* out of descriptors: the spare one takes the connection, to refuse it */
+            close( spare_fd );
+            if ((fd = accept4( listen_fd, NULL, NULL, SOCK_CLOEXEC )) >= 0)
+                refuse_client( fd, STATUS_INSUFFICIENT_RESOURCES );
+            spare_fd = open( "/dev/null", O_RDONLY | O_CLOEXEC );
+            if (monotonic_ms() - last_log_ms >= 1000)
+            {
+                server_log( "out of file descriptors: refusing new clients" );
+                last_log_ms = monotonic_ms();
+            }
+            if (fd >= 0 && spare_fd >= 0) return;
+        }
+        else server_log( "accept: %s", strerror( errno ) );
+        pause_accepting( listen_fd, 1 );
+        return;
+    }
     if (getsockopt( fd, SOL_SOCKET, SO_PEERCRED, &cred, &len ) || cred.uid != getuid())
     {
         server_log( "refusing a client of user %d", (int)cred.uid );
@@ -231,13 +286,37 @@ static void accept_client( int listen_fd )
     }
     if (!(process = create_process( fd, cred.pid )))
     {
-        close( fd );
+        refuse_client( fd, STATUS_NO_MEMORY );
         return;
     }
-    if (watch_fd( fd, &process->conn_watch )) disconnect_process( process );
+    if (watch_fd( fd, process ))
+    {
+        refuse_client( fd, STATUS_INSUFFICIENT_RESOURCES );
+        process->fd = -1;
+        release_process( process );
+    }
 }
 
-static int run( int listen_fd )
+/* The time epoll may sleep: until the next pending Free expires, the accept pause ends, or the
+ * server has been idle for --exit-delay; -1 for ever. */
+static int loop_timeout( void )
+{
+    int timeout = pending_timeout();
+
+    if (accept_paused_ms)
+    {
+        uint64_t now = monotonic_ms();
+        int left = accept_paused_ms > now ? (int)(accept_paused_ms - now) : 0;
+        if (timeout < 0 || left < timeout) timeout = left;
+    }
+    if (!count_processes() && (timeout < 0 || timeout > (int)options.exit_delay * 1000))
+        timeout = (int)options.exit_delay * 1000;
+    return timeout;
+}
+
+/* The event loop.  SIGTERM and SIGINT are blocked except inside epoll_pwait, so a stop request
+ * is seen at once, wherever it lands. */
+static int run( int listen_fd, const sigset_t *wait_mask )
 {
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL }, events[64];
     int i, n;
@@ -245,50 +324,54 @@ static int run( int listen_fd )
     if ((epoll_fd = epoll_create1( EPOLL_CLOEXEC )) < 0 ||
         epoll_ctl( epoll_fd, EPOLL_CTL_ADD, listen_fd, &ev ))
         return 1;
-    for (;;)
+    spare_fd = open( "/dev/null", O_RDONLY | O_CLOEXEC );
+    while (!stop_requested)
     {
-        int timeout = pending_timeout();
-
-        if (!count_processes() && (timeout < 0 || timeout > (int)options.exit_delay * 1000))
-            timeout = (int)options.exit_delay * 1000;
-        if (stop_requested) break;
-        if ((n = epoll_wait( epoll_fd, events, 64, timeout )) < 0)
+        if ((n = epoll_pwait( epoll_fd, events, 64, loop_timeout(), wait_mask )) < 0)
         {
             if (errno == EINTR) continue;
             break;
         }
         expire_pending();
-        if (!n && !count_processes()) break;   /* idle for exit_delay */
+        if (accept_paused_ms && monotonic_ms() >= accept_paused_ms) pause_accepting( listen_fd, 0 );
+        if (!n && !count_processes() && !accept_paused_ms) break;   /* idle for exit_delay */
         /* a process named twice in this batch must outlive its disconnection */
         for (i = 0; i < n; i++)
-            if (events[i].data.ptr) ((struct poll_entry *)events[i].data.ptr)->process->refs++;
+            if (events[i].data.ptr) ((struct process *)events[i].data.ptr)->refs++;
         for (i = 0; i < n; i++)
         {
-            struct poll_entry *entry = events[i].data.ptr;
-            struct process *process;
+            struct process *process = events[i].data.ptr;
 
-            if (!entry)
+            if (!process)
             {
                 accept_client( listen_fd );
                 continue;
             }
-            process = entry->process;
             if (process->fd < 0) continue;
-            if (entry->ack)
-            {
-                handle_ack( process );
-                continue;
-            }
             if ((events[i].events & EPOLLIN) && !serve_connection( process )) continue;
             /* end of file, a hang-up or a protocol error: the client is gone */
             disconnect_process( process );
         }
         for (i = 0; i < n; i++)
-            if (events[i].data.ptr) release_process( ((struct poll_entry *)events[i].data.ptr)->process );
+            if (events[i].data.ptr) release_process( events[i].data.ptr );
     }
     shutdown_all();
+    if (spare_fd >= 0) close( spare_fd );
     close( epoll_fd );
     return 0;
+}
+
+/* Raises the soft descriptor limit to the hard one: each client costs the server about eight
+ * descriptors.  Past the limit, clients are refused cleanly (accept_client). */
+static void raise_nofile_limit( void )
+{
+    struct rlimit limit;
+
+    if (!getrlimit( RLIMIT_NOFILE, &limit ) && limit.rlim_cur < limit.rlim_max)
+    {
+        limit.rlim_cur = limit.rlim_max;
+        setrlimit( RLIMIT_NOFILE, &limit );
+    }
 }
 
 /* The default --reserve: 1/32 of the machine's memory, at least 64 MiB and at most 1 GiB. */
@@ -323,6 +406,7 @@ int main( int argc, char **argv )
     unsigned int index_bits = AWE_PFN_DEFAULT_INDEX_BITS, tag_bits = AWE_PFN_DEFAULT_TAG_BITS;
     char dir[PATH_MAX], lock_path[PATH_MAX + 8];
     struct sockaddr_un addr;
+    sigset_t stop_signals, wait_mask;
     int c, status = 0, reserve_set = 0, lock_fd, listen_fd;
 
     while ((c = getopt_long( argc, argv, "dfh", long_options, NULL )) != -1)
@@ -376,19 +460,28 @@ int main( int argc, char **argv )
     if ((lock_fd = open( lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600 )) < 0) return 1;
     if (flock( lock_fd, LOCK_EX | LOCK_NB )) return 0;
 
+    /* signals first: a stop requested at any moment from now on is a clean shutdown.  They
+     * stay blocked but inside epoll_pwait, so none is lost between two checks */
+    signal( SIGPIPE, SIG_IGN );
+    {
+        struct sigaction sa = { .sa_handler = request_stop };
+        sigemptyset( &stop_signals );
+        sigaddset( &stop_signals, SIGTERM );
+        sigaddset( &stop_signals, SIGINT );
+        sigprocmask( SIG_BLOCK, &stop_signals, &wait_mask );
+        sigdelset( &wait_mask, SIGTERM );
+        sigdelset( &wait_mask, SIGINT );
+        sigaction( SIGTERM, &sa, NULL );
+        sigaction( SIGINT, &sa, NULL );
+    }
+    raise_nofile_limit();
     if (socket_address( dir, &addr )) return 1;
     unlink( addr.sun_path );
-    if ((listen_fd = socket( AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0 )) < 0 ||
+    if ((listen_fd = socket( AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0 )) < 0 ||
         bind( listen_fd, (struct sockaddr *)&addr, sizeof(addr) ) || listen( listen_fd, 128 ))
     {
         server_log( "cannot listen on %s: %s", addr.sun_path, strerror( errno ) );
         return 1;
-    }
-    signal( SIGPIPE, SIG_IGN );
-    {
-        struct sigaction sa = { .sa_handler = request_stop };
-        sigaction( SIGTERM, &sa, NULL );
-        sigaction( SIGINT, &sa, NULL );
     }
     if (!options.foreground)
     {
@@ -404,7 +497,7 @@ int main( int argc, char **argv )
             if (c > 2) close( c );
         }
     }
-    status = run( listen_fd );
+    status = run( listen_fd, &wait_mask );
     unlink( addr.sun_path );
     close( listen_fd );
     free_tags();

@@ -3,15 +3,17 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include "awe/futex.h"
 #include "server.h"
 
-#define GROW_FRAMES          512      /* the memfd grows 2 MiB at a time */
+#define LOCK_STEP            512      /* the locked prefix grows 2 MiB at a time */
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
@@ -116,8 +118,8 @@ static int lock_frames( struct process *process, uint32_t target )
     size_t len = (size_t)(target - process->locked_frames) << AWE_PAGE_SHIFT;
 
     /* MLOCK_ONFAULT locks pages as they are populated; where mlock2 is missing (valgrind
-     * does not know it) plain mlock populates the new range at once: at most a growth step
-     * of frames not handed out yet */
+     * does not know it) plain mlock populates the new range at once: at most a LOCK_STEP of
+     * frames not handed out yet */
     if (no_mlock2 || syscall( SYS_mlock2, start, len, MLOCK_ONFAULT ))
     {
         if (!no_mlock2 && errno != ENOSYS) return 0;
@@ -129,30 +131,20 @@ static int lock_frames( struct process *process, uint32_t target )
     return 1;
 }
 
-/* Grows the memfd and the server's mapping of it so that frames [0, span) exist, and extends
- * the locked-on-fault prefix over them.  Returns the number of frames that can be handed out
- * backed by locked memory: span, or less when RLIMIT_MEMLOCK stops the lock. */
-static uint32_t grow_frames( struct process *process, uint32_t span )
+/* Extends the locked-on-fault prefix of the server's mapping over frames [0, span), a
+ * LOCK_STEP at a time.  Returns the number of frames that can be handed out backed by locked
+ * memory: span, or less when RLIMIT_MEMLOCK stops the lock.  (The memfd itself has its full
+ * size from the start and is mapped whole: nothing here can grow or move.) */
+static uint32_t lock_span( struct process *process, uint32_t span )
 {
-    uint32_t max = awe_pfn_max_frames( &options.layout );
+    uint32_t max = awe_pfn_max_frames( &options.layout ), target;
 
-    if (span > process->memfd_frames)
-    {
-        uint32_t size = (span + GROW_FRAMES - 1) / GROW_FRAMES * GROW_FRAMES, old = process->memfd_frames;
-        if (size > max) size = max;
-        if (ftruncate( process->memfd, (off_t)size << AWE_PAGE_SHIFT ) ||
-            mmap( frame_addr( process, old ), (size_t)(size - old) << AWE_PAGE_SHIFT,
-                  PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, process->memfd,
-                  (off_t)old << AWE_PAGE_SHIFT ) == MAP_FAILED)
-            return process->memfd_frames < span ? process->memfd_frames : span;
-        process->memfd_frames = size;
-    }
     if (options.unlocked) return span;
     if (span > process->locked_frames)
     {
-        /* lock the whole memfd mapping if we may, else what RLIMIT_MEMLOCK still allows */
-        uint32_t target = process->memfd_frames;
-
+        /* lock the whole step if we may, else what RLIMIT_MEMLOCK still allows */
+        target = (span + LOCK_STEP - 1) / LOCK_STEP * LOCK_STEP;
+        if (target > max) target = max;
         if (!lock_frames( process, target ))
         {
             struct rlimit limit;
@@ -210,7 +202,7 @@ DECL_HANDLER(allocate_pages)
     size_t max_runs = (AWE_MAX_MESSAGE - sizeof(*reply)) / sizeof(*runs), nruns, i;
     struct awe_frame_run *frame_runs = (struct awe_frame_run *)runs;
     struct process *target;
-    uint64_t want = req->count, got;
+    uint64_t want = req->count, round, got;
     uint32_t usable;
     NTSTATUS status;
 
@@ -231,8 +223,9 @@ DECL_HANDLER(allocate_pages)
         return status;
 
     _Static_assert( sizeof(struct awe_frame_run) == sizeof(struct awe_wire_run), "run layout" );
-    got = awe_frames_alloc( &target->frames, want, frame_runs, max_runs, &nruns );
-    usable = grow_frames( target, awe_frames_span( &target->frames ) );
+    round = want < AWE_ALLOC_ROUND ? want : AWE_ALLOC_ROUND;
+    got = awe_frames_alloc( &target->frames, round, frame_runs, max_runs, &nruns );
+    usable = lock_span( target, awe_frames_span( &target->frames ) );
 
     /* keep what can be locked and populated; give back the rest */
     for (i = 0; i < nruns; i++)
@@ -265,7 +258,8 @@ DECL_HANDLER(allocate_pages)
     target->ever_allocated = 1;
     reply->count = got;
     reply->tag = target->tag;
-    reply->more = got < want && nruns == max_runs;
+    /* the client asks again when this round was cut by the reply's size or by the round's */
+    reply->more = got < want && (nruns == max_runs || got == round);
     *reply_size += nruns * sizeof(*runs);
     return STATUS_SUCCESS;
 }
@@ -291,13 +285,13 @@ static int queue_quarantine( struct process *process, uint32_t start, uint32_t c
     return 0;
 }
 
+/* Tells the owner that frames were taken away: the new sequence in its frame table, and a wake
+ * of the futex on that word.  Neither can block, and neither touches memory the client writes. */
 static void notify_owner( struct process *process, uint32_t seq )
 {
     /* release: the cleared bits are visible to a client that reads the new sequence */
     atomic_store_explicit( &process->table->notify_seq, seq, memory_order_release );
-    /* the event lives in memory the client writes: a corrupted one only delays its own frames */
-    if (awe_event_set( &process->notify_ref, NULL ))
-        server_log( "pid %d: its notification event is corrupted", (int)process->pid );
+    futex_wake( (const uint32_t *)&process->table->notify_seq, INT_MAX, 1 );
 }
 
 /* FreeUserPhysicalPages, awe-spec.md section 2.4: entries in array order, stopping at the first
@@ -427,24 +421,23 @@ static void release_quarantine( struct process *process, uint32_t seq )
     process->quarantine_len = kept;
 }
 
-/* The client signalled its eventfd: it stored in its usage page the last sequence whose frames
- * it unmapped.  Its word is clamped to what was announced; trusting it only affects its own
- * frames. */
-void handle_ack( struct process *process )
+/* The client unmapped every frame taken from it up to seq.  Its word is clamped to what was
+ * announced; believing it only affects its own frames. */
+DECL_HANDLER(ack_unmap)
 {
-    uint32_t now = atomic_load_explicit( &process->table->notify_seq, memory_order_relaxed );
-    uint32_t seq = atomic_load_explicit( &process->usage->acked_seq, memory_order_relaxed );
+    uint32_t now, seq = req->seq;
     struct pending_free **link = &pending_list;
-    uint64_t count;
 
-    while (read( process->ack_fd, &count, sizeof(count) ) > 0) ;
+    if (!caller->table) return STATUS_PENDING;
+    now = atomic_load_explicit( &caller->table->notify_seq, memory_order_relaxed );
     if ((int32_t)(seq - now) > 0) seq = now;
-    release_quarantine( process, seq );
+    release_quarantine( caller, seq );
     while (*link)
     {
-        if ((*link)->target == process && (int32_t)(seq - (*link)->seq) >= 0) answer_pending( link );
+        if ((*link)->target == caller && (int32_t)(seq - (*link)->seq) >= 0) answer_pending( link );
         else link = &(*link)->next;
     }
+    return STATUS_PENDING;   /* never answered */
 }
 
 /* A process is gone: Frees waiting for it are answered (its frames went with it), and its own
@@ -537,5 +530,5 @@ void release_frames( struct process *process )
     process->quarantine_len = process->quarantine_cap = 0;
     process->owned = process->quarantined = 0;
     total_locked_frames -= process->locked_frames;
-    process->memfd_frames = process->locked_frames = 0;
+    process->locked_frames = 0;
 }

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include "server.h"
@@ -54,10 +53,6 @@ struct process *create_process( int fd, pid_t pid )
     if (!process) return NULL;
     process->id = ++last_id;
     process->fd = fd;
-    process->conn_watch.process = process;
-    process->ack_watch.process = process;
-    process->ack_watch.ack = 1;
-    process->ack_fd = -1;
     process->pid = pid;
     process->refs = 1;
     process->privilege = options.grant_lock ? 0 : -1;
@@ -94,87 +89,92 @@ static int reopen_read_only( int fd )
     return open( path, O_RDONLY | O_CLOEXEC );
 }
 
-NTSTATUS init_frames( struct process *process )
+/* Creates the process's frames: the memfd, sized once to every frame the layout allows (a
+ * sparse file: only populated frames cost memory) and sealed so that nobody, the client
+ * included, can ever change its size or its seals again; the server's mapping of all of it;
+ * the allocator; and the frame table, which only the server can write. */
+static NTSTATUS init_frames( struct process *process )
 {
     size_t max = awe_pfn_max_frames( &options.layout );
     char name[32];
 
-    if (!(process->tag = alloc_tag())) return STATUS_INSUFFICIENT_RESOURCES;
     snprintf( name, sizeof(name), "awe-frames:%d", (int)process->pid );
-    if ((process->memfd = memfd_create( name, MFD_CLOEXEC | MFD_ALLOW_SEALING )) < 0) goto failed;
-    /* the client gets this descriptor read/write: it must never shrink the file under us */
-    if (fcntl( process->memfd, F_ADD_SEALS, F_SEAL_SHRINK )) goto failed;
-    process->frames_base = mmap( NULL, max << AWE_PAGE_SHIFT, PROT_NONE,
-                                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0 );
+    if ((process->memfd = memfd_create( name, MFD_CLOEXEC | MFD_ALLOW_SEALING )) < 0 ||
+        ftruncate( process->memfd, (off_t)max << AWE_PAGE_SHIFT ) ||
+        fcntl( process->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL ))
+        return STATUS_INSUFFICIENT_RESOURCES;
+    process->frames_base = mmap( NULL, max << AWE_PAGE_SHIFT, PROT_READ | PROT_WRITE,
+                                 MAP_SHARED | MAP_NORESERVE, process->memfd, 0 );
     if (process->frames_base == MAP_FAILED)
     {
         process->frames_base = NULL;
-        goto failed;
+        return STATUS_INSUFFICIENT_RESOURCES;
     }
-    if (awe_frames_init( &process->frames, (uint32_t)max )) goto failed;
+    if (awe_frames_init( &process->frames, (uint32_t)max )) return STATUS_INSUFFICIENT_RESOURCES;
     process->frames_ready = 1;
 
     snprintf( name, sizeof(name), "awe-table:%d", (int)process->pid );
     process->table_size = sizeof(struct awe_frame_table) + max / 8;
     if ((process->table_fd = memfd_create( name, MFD_CLOEXEC | MFD_ALLOW_SEALING )) < 0 ||
         ftruncate( process->table_fd, process->table_size ))
-        goto failed;
+        return STATUS_INSUFFICIENT_RESOURCES;
     process->table = mmap( NULL, process->table_size, PROT_READ | PROT_WRITE, MAP_SHARED,
                            process->table_fd, 0 );
     if (process->table == MAP_FAILED)
     {
         process->table = NULL;
-        goto failed;
+        return STATUS_INSUFFICIENT_RESOURCES;
     }
     /* from now on nobody can write the table through any descriptor but our mapping */
     if (fcntl( process->table_fd, F_ADD_SEALS,
                F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL ) ||
         (process->table_ro_fd = reopen_read_only( process->table_fd )) < 0)
-        goto failed;
+        return STATUS_INSUFFICIENT_RESOURCES;
 
     snprintf( name, sizeof(name), "awe-usage:%d", (int)process->pid );
     if ((process->usage_fd = memfd_create( name, MFD_CLOEXEC | MFD_ALLOW_SEALING )) < 0 ||
         ftruncate( process->usage_fd, AWE_PAGE_SIZE ) ||
         fcntl( process->usage_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL ))
-        goto failed;
+        return STATUS_INSUFFICIENT_RESOURCES;
     process->usage = mmap( NULL, AWE_PAGE_SIZE, PROT_READ, MAP_SHARED, process->usage_fd, 0 );
     if (process->usage == MAP_FAILED)
     {
         process->usage = NULL;
-        goto failed;
+        return STATUS_INSUFFICIENT_RESOURCES;
     }
     return STATUS_SUCCESS;
-
-failed:
-    server_log( "cannot set up frames for pid %d: %s", (int)process->pid, strerror( errno ) );
-    release_frames( process );
-    return STATUS_INSUFFICIENT_RESOURCES;
 }
 
-/* Creates the process's AWE lock (a free mutex) and unmap notification (an auto-reset event)
- * in a pool of its own that the client maps read/write. */
+/* Creates the process's AWE lock (a free mutex) in a pool of its own that the client maps
+ * read/write.  The server writes the word once, here, and never reads it again. */
 static NTSTATUS init_sync( struct process *process )
 {
     struct awe_sync_ref lock_ref;
-    void *lock, *notify;
+    void *lock;
 
-    if (awe_slab_create( sizeof(struct awe_sync_shm), 2, AWE_SLAB_CLIENT_WRITABLE, &process->sync_pool ) ||
-        awe_slab_alloc( process->sync_pool, &process->lock_slot, &lock ) ||
-        awe_slab_alloc( process->sync_pool, &process->notify_slot, &notify ))
+    if (awe_slab_create( sizeof(struct awe_sync_shm), 1, AWE_SLAB_CLIENT_WRITABLE, &process->sync_pool ) ||
+        awe_slab_alloc( process->sync_pool, &process->lock_slot, &lock ))
         return STATUS_INSUFFICIENT_RESOURCES;
-    process->table->sync_gen[0] = awe_slab_generation( process->sync_pool, process->lock_slot );
-    process->table->sync_gen[1] = awe_slab_generation( process->sync_pool, process->notify_slot );
-    if (awe_sync_ref_init( &lock_ref, lock, &process->table->sync_gen[0], process->id * 2,
-                           process->table->sync_gen[0], AWE_SYNC_MUTEX, 0 ) ||
-        awe_sync_create( &lock_ref, 0 ) ||
-        awe_sync_ref_init( &process->notify_ref, notify, &process->table->sync_gen[1],
-                           process->id * 2 + 1, process->table->sync_gen[1], AWE_SYNC_EVENT, 0 ) ||
-        awe_sync_create( &process->notify_ref, 0 ))
+    process->table->lock_gen = awe_slab_generation( process->sync_pool, process->lock_slot );
+    if (awe_sync_ref_init( &lock_ref, lock, &process->table->lock_gen, process->id,
+                           process->table->lock_gen, AWE_SYNC_MUTEX, 0 ) ||
+        awe_sync_create( &lock_ref, 0 ))
         return STATUS_INSUFFICIENT_RESOURCES;
     return STATUS_SUCCESS;
 }
 
-/* Hands the client its descriptors: the memfd, and a read-only one for the frame table. */
+/* Undoes a failed init_process: the process is as it was before, without a tag. */
+static void undo_init( struct process *process )
+{
+    close_all_handles( process );
+    release_frames( process );
+    free_tag( process->tag );
+    process->tag = 0;
+}
+
+/* Hands the client its descriptors: the memfd, and read-only ones for its tables.  Any
+ * resource running out (descriptors, memory, tags) is STATUS_INSUFFICIENT_RESOURCES, and
+ * leaves the connection uninitialized. */
 DECL_HANDLER(init_process)
 {
     NTSTATUS status;
@@ -185,12 +185,19 @@ DECL_HANDLER(init_process)
                     AWE_PROTOCOL_VERSION );
         return STATUS_NOT_SUPPORTED;
     }
+    if (!(caller->tag = alloc_tag()))
+    {
+        server_log( "pid %d: no PFN tag left (--pfn-bits allows %u processes)", (int)caller->pid,
+                    awe_pfn_max_tag( &options.layout ) );
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
     if ((status = init_frames( caller )) || (status = init_handles( caller )) ||
         (status = init_sync( caller )))
+    {
+        server_log( "cannot set up pid %d: %s", (int)caller->pid, strerror( errno ) );
+        undo_init( caller );
         return status;
-    if ((caller->ack_fd = eventfd( 0, EFD_CLOEXEC | EFD_NONBLOCK )) < 0 ||
-        watch_fd( caller->ack_fd, &caller->ack_watch ))
-        return STATUS_INSUFFICIENT_RESOURCES;
+    }
     reply->tag = caller->tag;
     reply->index_bits = options.layout.index_bits;
     reply->tag_bits = options.layout.tag_bits;
@@ -201,8 +208,7 @@ DECL_HANDLER(init_process)
     reply_fds[2] = caller->usage_fd;
     reply_fds[3] = awe_handle_table_client_fd( caller->handle_table );
     reply_fds[4] = awe_slab_client_fd( caller->sync_pool );
-    reply_fds[5] = caller->ack_fd;
-    *nfds = 6;
+    *nfds = 5;
     {
         struct awe_slab_geometry geo;
         awe_handle_table_geometry( caller->handle_table, &geo );
@@ -216,9 +222,8 @@ DECL_HANDLER(init_process)
         reply->sync_block_size = geo.block_size;
         reply->sync_flags = geo.flags;
     }
-    reply->sync_id = caller->id * 2;
+    reply->sync_id = caller->id;
     reply->lock_slot = caller->lock_slot;
-    reply->notify_slot = caller->notify_slot;
     return STATUS_SUCCESS;
 }
 
@@ -229,12 +234,6 @@ void disconnect_process( struct process *process )
     unwatch_fd( process->fd );
     close( process->fd );
     process->fd = -1;
-    if (process->ack_fd >= 0)
-    {
-        unwatch_fd( process->ack_fd );
-        close( process->ack_fd );
-        process->ack_fd = -1;
-    }
     cancel_pending( process );
     close_all_handles( process );
     release_frames( process );
@@ -270,7 +269,7 @@ DECL_HANDLER(get_status)
         out[n].frames_allocated = process->owned;
         out[n].frames_quarantined = process->quarantined;
         out[n].frames_locked = options.unlocked ? 0 : process->owned + process->quarantined;
-        out[n].memfd_frames = process->memfd_frames;
+        out[n].span_frames = process->frames_ready ? awe_frames_span( &process->frames ) : 0;
         if (process->usage)
         {
             out[n].mapped_pages = atomic_load_explicit( &process->usage->mapped_pages, memory_order_relaxed );

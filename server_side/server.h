@@ -38,20 +38,10 @@ enum object_type
     OBJ_TOKEN   = AWE_OBJECT_TOKEN,    /* a view of its process's privileges */
 };
 
-/* What an epoll event names: a process's connection, or its acknowledgement eventfd. */
-struct poll_entry
-{
-    struct process *process;
-    int             ack;
-};
-
 struct process
 {
     struct process       *next;          /* in the process list */
     int                   fd;            /* connection; -1 once it closed */
-    struct poll_entry     conn_watch;    /* epoll data of fd */
-    int                   ack_fd;        /* eventfd the client signals after acknowledging */
-    struct poll_entry     ack_watch;     /* epoll data of ack_fd */
     pid_t                 pid;           /* from SO_PEERCRED */
     uint64_t              id;            /* unique for the server's lifetime (handle entries) */
     uint32_t              tag;           /* PFN tag, 0 until init_process */
@@ -60,7 +50,6 @@ struct process
     /* frames */
     int                   memfd;         /* frames; sealed against shrinking */
     char                 *frames_base;   /* server mapping of the memfd (reserved for all frames) */
-    uint32_t              memfd_frames;  /* memfd size in frames */
     uint32_t              locked_frames; /* prefix of the mapping locked on fault */
     struct awe_frames     frames;        /* allocator */
     int                   frames_ready;  /* allocator and memfd exist */
@@ -79,11 +68,10 @@ struct process
     struct awe_handle_table *handle_table;
     struct process      **handle_objects;
     uint32_t              handle_objects_len;
-    /* the AWE lock and the unmap notification, in a pool the client writes (never trusted) */
+    /* the AWE lock, in a pool the client writes: created by the server, never read by it */
     struct awe_slab      *sync_pool;
-    uint32_t              lock_slot, notify_slot;
-    struct awe_sync_ref   notify_ref;
-    /* informational, written by the client */
+    uint32_t              lock_slot;
+    /* informational, written by the client, only displayed */
     int                   usage_fd;
     struct awe_usage     *usage;
 };
@@ -95,7 +83,6 @@ extern struct process *create_process( int fd, pid_t pid );
 extern void disconnect_process( struct process *process );
 extern void release_process( struct process *process );
 extern struct process *find_process_by_pid( pid_t pid );
-extern NTSTATUS init_frames( struct process *process );
 extern size_t count_processes( void );
 extern void free_tags( void );
 
@@ -110,7 +97,6 @@ extern void close_all_handles( struct process *owner );
 
 /* pages.c */
 extern void release_frames( struct process *process );
-extern void handle_ack( struct process *process );
 extern void cancel_pending( struct process *process );
 extern int pending_timeout( void );
 extern void expire_pending( void );
@@ -136,7 +122,7 @@ AWE_REQUESTS(AWE_DECL)
 
 /* main.c */
 extern void server_log( const char *fmt, ... ) __attribute__((format(printf, 1, 2)));
-extern int watch_fd( int fd, struct poll_entry *entry );
+extern int watch_fd( int fd, struct process *process );
 extern void unwatch_fd( int fd );
 extern uint64_t monotonic_ms( void );
 

@@ -43,6 +43,9 @@ static void test_awe_statuses(void)
         { STATUS_NOT_IMPLEMENTED,         ERROR_INVALID_FUNCTION,    "NOT_IMPLEMENTED" },
         { STATUS_NOT_SUPPORTED,           ERROR_NOT_SUPPORTED,       "NOT_SUPPORTED" },
         { STATUS_NOT_ALL_ASSIGNED,        ERROR_NOT_ALL_ASSIGNED,    "NOT_ALL_ASSIGNED" },
+        /* what the library answers when its server does not answer, or is gone */
+        { STATUS_IO_TIMEOUT,              ERROR_SEM_TIMEOUT,         "IO_TIMEOUT" },
+        { STATUS_PIPE_BROKEN,             ERROR_BROKEN_PIPE,         "PIPE_BROKEN" },
     };
     unsigned int i;
     ULONG err;

@@ -40,6 +40,18 @@ static inline void sleep_ms( long ms )
     nanosleep( &ts, NULL );
 }
 
+/* Returns non-zero if the test's server accepts a connection now. */
+static inline int server_accepts( void )
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    int fd = socket( AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0 ), ok;
+
+    snprintf( addr.sun_path, sizeof(addr.sun_path), "%s/socket", srv.dir );
+    ok = fd >= 0 && !connect( fd, (struct sockaddr *)&addr, sizeof(addr) );
+    if (fd >= 0) close( fd );
+    return ok;
+}
+
 /* Runs the server under these commands (e.g. prlimit), NULL-terminated; NULL: none. */
 static const char *const *server_wrapper;
 
@@ -47,8 +59,7 @@ static const char *const *server_wrapper;
 static inline void server_start_args( const char *first, ... )
 {
     const char *server = getenv( "AWE_SERVER" ), *argv[32];
-    char dir_opt[96], sock[96];
-    struct stat st;
+    char dir_opt[96];
     va_list args;
     int argc = 0, i;
 
@@ -73,9 +84,15 @@ static inline void server_start_args( const char *first, ... )
         execvp( argv[0], (char **)argv );
         _exit( 127 );
     }
-    snprintf( sock, sizeof(sock), "%s/socket", srv.dir );
-    for (i = 0; i < 500 && stat( sock, &st ); i++) sleep_ms( 10 );
-    ck_assert_msg( !stat( sock, &st ), "awe-server did not start" );
+    /* started means accepting connections: the socket file exists a moment before listen(),
+     * and a stop request may land at any time from then on (the server handles it first) */
+    for (i = 0; i < 3000 && !server_accepts(); i++)
+    {
+        int status;
+        ck_assert_msg( waitpid( srv.pid, &status, WNOHANG ) == 0, "awe-server exited at start (%#x)", status );
+        sleep_ms( 10 );
+    }
+    ck_assert_msg( i < 3000, "awe-server did not accept a connection within 30 s" );
 }
 
 #define server_start() server_start_args( NULL )

@@ -793,16 +793,116 @@ START_TEST(test_autostart)
 }
 END_TEST
 
+/* ---- losing the server ------------------------------------------------------------------ */
+
+struct loss
+{
+    int ready[2], go[2];
+};
+
+/* Holds 8 frames mapped with stamps, then, once the parent stopped or killed the server: the
+ * next server call fails with expect (and the ones after it with ERROR_BROKEN_PIPE) instead
+ * of hanging; Map and unmap go on over the frames held, and the data stays. */
+static int child_lose_server( struct loss *l, DWORD expect )
+{
+    ULONG_PTR n = 8, pfns[8], one = 1, extra[1];
+    char *win = reserve_window( 8 );
+    char c;
+    int i;
+
+    CHILD_CHECK( enable_lock_privilege( TRUE ) == ERROR_SUCCESS, "privilege" );
+    CHILD_CHECK( AllocateUserPhysicalPages( GetCurrentProcess(), &n, pfns ) && n == 8, "alloc %u", GetLastError() );
+    CHILD_CHECK( MapUserPhysicalPages( win, 8, pfns ), "map %u", GetLastError() );
+    for (i = 0; i < 8; i++) memset( win + i * P, 'a' + i, P );
+    CHILD_CHECK( write( l->ready[1], "r", 1 ) == 1, "ready" );
+    CHILD_CHECK( read( l->go[0], &c, 1 ) == 1, "go" );
+
+    setenv( "AWE_SERVER_TIMEOUT", "0.5", 1 );
+    CHILD_CHECK( !AllocateUserPhysicalPages( GetCurrentProcess(), &one, extra ), "allocated" );
+    CHILD_CHECK( GetLastError() == expect, "first call: error %u, expected %u", GetLastError(), expect );
+    one = 1;
+    CHILD_CHECK( !AllocateUserPhysicalPages( GetCurrentProcess(), &one, extra ), "allocated" );
+    CHILD_CHECK( GetLastError() == ERROR_BROKEN_PIPE, "later call: error %u", GetLastError() );
+    n = 8;
+    CHILD_CHECK( !FreeUserPhysicalPages( GetCurrentProcess(), &n, pfns ), "freed" );
+    CHILD_CHECK( GetLastError() == ERROR_BROKEN_PIPE, "free: error %u", GetLastError() );
+    /* what the process holds is still there, and still its own to move around */
+    CHILD_CHECK( MapUserPhysicalPages( win, 8, NULL ), "unmap %u", GetLastError() );
+    CHILD_CHECK( faults( win ), "unmapped page readable" );
+    for (i = 0; i < 8; i++)
+        CHILD_CHECK( MapUserPhysicalPages( win + (7 - i) * P, 1, &pfns[i] ), "remap %u", GetLastError() );
+    for (i = 0; i < 8; i++)
+        CHILD_CHECK( win[(7 - i) * P] == 'a' + i && win[(7 - i) * P + P - 1] == 'a' + i, "page %d lost", i );
+    return 0;
+}
+
+static int child_server_stopped( void *arg )
+{
+    return child_lose_server( arg, ERROR_SEM_TIMEOUT );
+}
+
+static int child_server_killed( void *arg )
+{
+    return child_lose_server( arg, ERROR_BROKEN_PIPE );
+}
+
+/* Runs child_fn against the test's server, which the parent stops (SIGSTOP) or kills
+ * (SIGKILL) once the child holds its frames. */
+static void lose_server( int (*child_fn)( void * ), int sig )
+{
+    struct loss l;
+    int status;
+    pid_t pid;
+    char c;
+
+    ck_assert_int_eq( pipe( l.ready ), 0 );
+    ck_assert_int_eq( pipe( l.go ), 0 );
+    ck_assert_int_ge( pid = fork(), 0 );
+    if (!pid) _exit( child_fn( &l ) );
+    ck_assert_int_eq( read( l.ready[0], &c, 1 ), 1 );
+    kill( srv.pid, sig );
+    ck_assert_int_eq( waitpid( srv.pid, &status, WUNTRACED ), srv.pid );
+    ck_assert_int_eq( write( l.go[1], "g", 1 ), 1 );
+    ck_assert_int_eq( waitpid( pid, &status, 0 ), pid );
+    ck_assert_msg( WIFEXITED( status ) && !WEXITSTATUS( status ), "client failed: %#x", status );
+    close( l.ready[0] ); close( l.ready[1] ); close( l.go[0] ); close( l.go[1] );
+}
+
+/* A stuck server (stopped): the call returns ERROR_SEM_TIMEOUT at the deadline; the server,
+ * once it runs again, has reclaimed the client (it shut its connection down). */
+START_TEST(test_server_stopped)
+{
+    int i;
+
+    lose_server( child_server_stopped, SIGSTOP );
+    kill( srv.pid, SIGCONT );
+    for (i = 0; i < 500 && server_status( NULL, 0 ); i++) sleep_ms( 10 );
+    ck_assert_uint_eq( server_status( NULL, 0 ), 0 );
+}
+END_TEST
+
+/* A dead server: ERROR_BROKEN_PIPE at once, and the client runs on. */
+START_TEST(test_server_killed)
+{
+    lose_server( child_server_killed, SIGKILL );
+    srv.pid = 0;          /* reaped: clean its directory up and start one for the teardown */
+    server_stop_status();
+    server_start();
+}
+END_TEST
+
 AWE_DEFINE_SUITE(physical)
 {
     Suite *s = suite_create( "physical" );
     TCase *core = tcase_create( "core" ), *errors = tcase_create( "errors" );
     TCase *mp = tcase_create( "multiprocess" ), *conc = tcase_create( "concurrency" );
+    TCase *loss = tcase_create( "server loss" );
 
     tcase_add_checked_fixture( core, setup, teardown );
     tcase_add_checked_fixture( errors, setup, teardown );
     tcase_add_checked_fixture( mp, setup, teardown );
     tcase_add_checked_fixture( conc, setup, teardown );
+    tcase_add_checked_fixture( loss, setup, teardown );
     tcase_add_test( core, test_allocate_map_free );
     tcase_add_test( core, test_privilege );
     tcase_add_test( core, test_privilege_not_granted );
@@ -818,13 +918,17 @@ AWE_DEFINE_SUITE(physical)
     tcase_add_test( mp, test_stopped_owner );
     tcase_add_test( mp, test_mutual_frees );
     tcase_add_test( conc, test_map_race );
+    tcase_add_test( loss, test_server_stopped );
+    tcase_add_test( loss, test_server_killed );
     tcase_set_timeout( core, 60 );
     tcase_set_timeout( errors, 60 );
     tcase_set_timeout( mp, 120 );
     tcase_set_timeout( conc, 60 );
+    tcase_set_timeout( loss, 60 );
     suite_add_tcase( s, core );
     suite_add_tcase( s, errors );
     suite_add_tcase( s, mp );
     suite_add_tcase( s, conc );
+    suite_add_tcase( s, loss );
     return s;
 }

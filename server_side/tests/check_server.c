@@ -284,6 +284,9 @@ static size_t fuzz_plausible( uint32_t req, uint32_t *msg, uint32_t *kind )
         r->open_token.process = AWE_CURRENT_PROCESS;
         r->open_token.access = fuzz_next() % 2 ? AWE_TOKEN_ADJUST_PRIVILEGES : fuzz_next();
         break;
+    case AWE_REQ_ack_unmap:
+        r->ack_unmap.seq = fuzz_next() % 4;
+        break;
     case AWE_REQ_adjust_privileges:
         r->adjust_privileges.token = fuzz_next() % 4 ? fuzz_handle : 4 * (fuzz_next() % 8);
         r->adjust_privileges.disable_all = fuzz_next() % 4 == 0;
@@ -365,7 +368,7 @@ START_TEST(test_random_requests)
     server_stop();
     server_start_logged( log, sizeof(log), "--limit=16M" );
     fd = fuzz_connect();
-    for (i = 0; i < 4000; i++)
+    for (i = 0; i < 5000; i++)
     {
         struct pollfd pfd = { .events = POLLIN };
         uint32_t req = fuzz_next() % 8 ? fuzz_next() % AWE_REQ_COUNT : fuzz_next() % (AWE_REQ_COUNT + 3);
@@ -394,6 +397,19 @@ START_TEST(test_random_requests)
             close( fd );
             fd = fuzz_connect();
             continue;
+        }
+        /* a well-formed ack_unmap has no reply: a status request after it shows that the
+         * connection lives on */
+        if (len == sizeof(struct ack_unmap_request) && msg[0] == AWE_REQ_ack_unmap && msg[1] == len &&
+            !msg[3])
+        {
+            struct get_status_request probe = { .header = { AWE_REQ_get_status, sizeof(probe) } };
+            if (send( fd, &probe, sizeof(probe), MSG_NOSIGNAL ) != (ssize_t)sizeof(probe))
+            {
+                close( fd );
+                fd = fuzz_connect();
+                continue;
+            }
         }
         /* a Free through a handle to another of our connections waits for its unmap
          * acknowledgement, which a raw connection never sends: 2 s */
@@ -444,6 +460,7 @@ START_TEST(test_random_requests)
     ck_assert_uint_gt( successes[AWE_REQ_open_process], 10 );
     ck_assert_uint_gt( successes[AWE_REQ_close_handle], 10 );
     ck_assert_uint_gt( successes[AWE_REQ_adjust_privileges], 10 );
+    ck_assert_uint_gt( successes[AWE_REQ_ack_unmap], 10 );
     server_start();   /* for the fixture's teardown */
 }
 END_TEST

@@ -1,0 +1,485 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The AWE engine's entry points (engine.h): physical pages, other processes, windows. */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include "ntdll_side/engine.h"
+#include "ntdll_private.h"
+
+#define PROBE_BATCH 512      /* pages probed per system call */
+
+/* Reads *count as Windows probes it: misaligned or unreadable pointers fail. */
+static NTSTATUS read_count( const ULONG_PTR *ptr, ULONG_PTR *count )
+{
+    if ((uintptr_t)ptr & (sizeof(ULONG_PTR) - 1)) return STATUS_DATATYPE_MISALIGNMENT;
+    if (awe_copy_from_user( count, ptr, sizeof(*count) )) return STATUS_ACCESS_VIOLATION;
+    return STATUS_SUCCESS;
+}
+
+/* ProbeForWrite: every page of [ptr, ptr + len) must be writable; one byte of each page is
+ * read and written back, PROBE_BATCH pages per system call. */
+static NTSTATUS probe_for_write( void *ptr, size_t len )
+{
+    struct iovec local[PROBE_BATCH], remote[PROBE_BATCH];
+    char bytes[PROBE_BATCH];
+    uintptr_t page = (uintptr_t)ptr & ~(AWE_PAGE_SIZE - 1), end = (uintptr_t)ptr + len;
+    pid_t pid = getpid();
+
+    if ((uintptr_t)ptr & (sizeof(ULONG_PTR) - 1)) return STATUS_DATATYPE_MISALIGNMENT;
+    if (!len) return STATUS_SUCCESS;
+    if (end < (uintptr_t)ptr || (uintptr_t)ptr < 0x10000) return STATUS_ACCESS_VIOLATION;
+    while (page < end)
+    {
+        size_t n = 0, i;
+        ssize_t done;
+
+        for (; n < PROBE_BATCH && page < end; n++, page += AWE_PAGE_SIZE)
+        {
+            uintptr_t addr = n || page > (uintptr_t)ptr ? page : (uintptr_t)ptr;
+            local[n].iov_base = &bytes[n];
+            local[n].iov_len = 1;
+            remote[n].iov_base = (void *)addr;
+            remote[n].iov_len = 1;
+        }
+        done = process_vm_readv( pid, local, n, remote, n, 0 );
+        if (done != (ssize_t)n) return STATUS_ACCESS_VIOLATION;
+        done = process_vm_writev( pid, local, n, remote, n, 0 );
+        if (done != (ssize_t)n) return STATUS_ACCESS_VIOLATION;
+        for (i = 0; i < n; i++) (void)bytes[i];
+    }
+    return STATUS_SUCCESS;
+}
+
+/* Checks an allocate_pages reply: runs of frames of a valid tag (ours through the
+ * pseudo-handle), inside the layout, adding up to what
+ * the reply counts and no more than was asked.  A server never sends anything else; this keeps
+ * a broken one from making us write past the caller's array. */
+static int valid_runs( const struct awe_wire_run *runs, size_t nruns, uint64_t count,
+                       uint64_t asked, uint32_t tag, int own )
+{
+    uint64_t max = awe_pfn_max_frames( &awe_client.layout ), total = 0;
+    size_t i;
+
+    if (own ? tag != awe_client.tag : !tag || tag > awe_pfn_max_tag( &awe_client.layout )) return 0;
+    for (i = 0; i < nruns; i++)
+    {
+        if (!runs[i].count || runs[i].start >= max || runs[i].count > max - runs[i].start) return 0;
+        total += runs[i].count;
+    }
+    return total == count && count <= asked;
+}
+
+/* Writes the frames of the reply's runs to the caller's array from position *done on. */
+static NTSTATUS store_pfns( ULONG_PTR *array, ULONG_PTR *done, const struct awe_wire_run *runs,
+                            size_t nruns, uint32_t tag )
+{
+    ULONG_PTR buf[512];
+    size_t i, n = 0;
+    uint32_t j;
+
+    for (i = 0; i < nruns; i++)
+        for (j = 0; j < runs[i].count; j++)
+        {
+            buf[n++] = (ULONG_PTR)awe_pfn_encode( &awe_client.layout, tag, runs[i].start + j );
+            if (n == 512 || (i + 1 == nruns && j + 1 == runs[i].count))
+            {
+                if (awe_copy_to_user( array + *done, buf, n * sizeof(*buf) )) return STATUS_ACCESS_VIOLATION;
+                *done += n;
+                n = 0;
+            }
+        }
+    return STATUS_SUCCESS;
+}
+
+/* AllocateUserPhysicalPages, awe-spec.md section 2.1: the caller's pointers are probed here,
+ * in Windows' order; the handle, the privilege and the charges are the server's. */
+int32_t awe_engine_allocate( uint32_t handle, uintptr_t *count_ptr, uintptr_t *array )
+{
+    static struct awe_wire_run runs[(AWE_MAX_MESSAGE - sizeof(struct allocate_pages_reply)) /
+                                    sizeof(struct awe_wire_run)];
+    static pthread_mutex_t runs_lock = PTHREAD_MUTEX_INITIALIZER;
+    ULONG_PTR count, done = 0;
+    NTSTATUS status;
+
+    if ((status = read_count( count_ptr, &count ))) return status;
+    if (!count) return STATUS_SUCCESS;
+    if (count > UINTPTR_MAX / sizeof(ULONG_PTR)) return STATUS_INVALID_PARAMETER_2;
+    if ((status = probe_for_write( array, count * sizeof(ULONG_PTR) ))) return status;
+    if ((status = awe_client_lock())) return status;
+    if (handle != AWE_CURRENT_PROCESS &&
+        (status = awe_check_handle( handle, AWE_OBJECT_PROCESS, PROCESS_VM_OPERATION )))
+    {
+        awe_client_unlock();
+        return status;
+    }
+
+    pthread_mutex_lock( &runs_lock );
+    while (done < count)
+    {
+        uint32_t more = 0, tag = 0;
+        NTSTATUS call_status;
+        size_t nruns = 0;
+
+        SERVER_START_REQ( allocate_pages )
+        {
+            req->process = handle;
+            req->count = count - done;
+            server_set_reply( runs, sizeof(runs) );
+            if (!(call_status = server_call( req )))
+            {
+                nruns = server_reply_data_size() / sizeof(runs[0]);
+                more = reply->more;
+                tag = reply->tag;
+                if (server_reply_data_size() % sizeof(runs[0]) ||
+                    !valid_runs( runs, nruns, reply->count, count - done, tag,
+                                 handle == AWE_CURRENT_PROCESS ))
+                    call_status = STATUS_INTERNAL_ERROR;
+            }
+        }
+        SERVER_END_REQ;
+        /* a later round that finds nothing ends a partial allocation, not the call */
+        if (call_status)
+        {
+            if (!done) status = call_status;
+            break;
+        }
+        if ((status = store_pfns( array, &done, runs, nruns, tag ))) break;
+        if (!more) break;
+    }
+    pthread_mutex_unlock( &runs_lock );
+    awe_client_unlock();
+    if (!status && awe_copy_to_user( count_ptr, &done, sizeof(done) )) status = STATUS_ACCESS_VIOLATION;
+    return status;
+}
+
+static int order_positions( const void *a, const void *b )
+{
+    const uint64_t *x = a, *y = b;
+    if (x[0] != y[0]) return x[0] < y[0] ? -1 : 1;
+    return x[1] < y[1] ? -1 : x[1] > y[1];
+}
+
+/* How many entries from the start the server will free: owned frames of ours, no repeats. */
+static size_t predict_free( const ULONG_PTR *pfns, size_t count )
+{
+    uint64_t (*seen)[2];
+    size_t n, i, end;
+    uint32_t tag, index;
+
+    for (n = 0; n < count; n++)
+        if (awe_pfn_decode( &awe_client.layout, pfns[n], &tag, &index ) || tag != awe_client.tag ||
+            !awe_client.frame_owned( NULL, index ))
+            break;
+    if (n < 2 || !(seen = malloc( n * sizeof(*seen) ))) return n;
+    for (i = 0; i < n; i++)
+    {
+        seen[i][0] = pfns[i];
+        seen[i][1] = i;
+    }
+    qsort( seen, n, sizeof(*seen), order_positions );
+    for (i = 1, end = n; i < n; i++)
+        if (seen[i][0] == seen[i - 1][0] && seen[i][1] < end) end = seen[i][1];
+    free( seen );
+    return end;
+}
+
+/* Sends pfns[0 .. count) as runs of consecutive values, in as many requests as they need. */
+static NTSTATUS send_free( uint32_t handle, const ULONG_PTR *pfns, size_t count, ULONG_PTR *freed,
+                           int *quarantined )
+{
+    static struct awe_wire_pfn_run runs[(AWE_MAX_MESSAGE - sizeof(struct free_pages_request)) /
+                                        sizeof(struct awe_wire_pfn_run)];
+    const size_t max_runs = sizeof(runs) / sizeof(runs[0]);
+    NTSTATUS status = STATUS_SUCCESS;
+    size_t i = 0;
+
+    *freed = 0;
+    while (i < count && !status)
+    {
+        size_t nruns = 0, entries = 0;
+
+        while (i < count && nruns < max_runs)
+        {
+            size_t n = 1;
+            while (i + n < count && pfns[i + n] == pfns[i] + n) n++;
+            runs[nruns].first = pfns[i];
+            runs[nruns++].count = n;
+            entries += n;
+            i += n;
+        }
+        SERVER_START_REQ( free_pages )
+        {
+            req->process = handle;
+            server_add_data( runs, nruns * sizeof(runs[0]) );
+            status = server_call( req );
+            *freed += reply->freed;
+            *quarantined |= reply->quarantined;
+        }
+        SERVER_END_REQ;
+    }
+    return status;
+}
+
+/* FreeUserPhysicalPages, awe-spec.md section 2.4. */
+int32_t awe_engine_free( uint32_t handle, uintptr_t *count_ptr, uintptr_t *array )
+{
+    ULONG_PTR count, freed = 0, zero = 0;
+    ULONG_PTR inline_pfns[64], *pfns = inline_pfns;
+    int quarantined = 0;
+    NTSTATUS status;
+
+    if ((status = read_count( count_ptr, &count ))) return status;
+    if (awe_copy_to_user( count_ptr, &zero, sizeof(zero) )) return STATUS_ACCESS_VIOLATION;
+    if (!count || count > UINTPTR_MAX / sizeof(ULONG_PTR)) return STATUS_INVALID_PARAMETER_2;
+    if ((uintptr_t)array & (sizeof(ULONG_PTR) - 1)) return STATUS_DATATYPE_MISALIGNMENT;
+    if (count > 64 && !(pfns = malloc( count * sizeof(*pfns) ))) return STATUS_INSUFFICIENT_RESOURCES;
+    if (awe_copy_from_user( pfns, array, count * sizeof(*pfns) ))
+    {
+        status = STATUS_ACCESS_VIOLATION;
+        goto out_free;
+    }
+    if ((status = awe_client_lock())) goto out_free;
+    if (atomic_load( &awe_client.server_lost ))
+    {
+        /* nobody can free them: keep them mapped */
+        status = STATUS_PIPE_BROKEN;
+        awe_client_unlock();
+    }
+    else if (handle == AWE_CURRENT_PROCESS)
+    {
+        /* our own frames: unmap what the server will free before it can reuse them */
+        struct awe_plan plan;
+        size_t n = predict_free( pfns, count );
+        if (n && !awe_plan_unmap_frames( &awe_client.regions, pfns, n, &plan ))
+            awe_apply_plan( &awe_client.regions, awe_client.memfd, &plan );
+        status = send_free( handle, pfns, count, &freed, &quarantined );
+        awe_client_publish_usage();
+        awe_client_unlock();
+    }
+    else
+    {
+        /* The reply waits until the owner unmapped the frames, and the owner's notification
+         * thread needs its AWE lock for that: never hold ours while waiting, or two processes
+         * freeing each other's frames would wait for each other. */
+        status = awe_check_handle( handle, AWE_OBJECT_PROCESS, PROCESS_VM_OPERATION );
+        awe_client_unlock();
+        if (!status) status = send_free( handle, pfns, count, &freed, &quarantined );
+        /* frames quarantined from ourselves (a real handle to us): unmap them before returning */
+        if (quarantined && !awe_client_lock())
+        {
+            awe_client_sync_unmaps();
+            awe_client_unlock();
+        }
+    }
+    awe_copy_to_user( count_ptr, &freed, sizeof(freed) );
+
+out_free:
+    if (pfns != inline_pfns) free( pfns );
+    return status;
+}
+
+/* MapUserPhysicalPages, awe-spec.md section 2.2: entirely in this process. */
+int32_t awe_engine_map( void *addr, uintptr_t count, uintptr_t *pfns )
+{
+    struct awe_plan plan;
+    NTSTATUS status;
+
+    if ((status = awe_client_lock())) return status;
+    if (!(status = awe_plan_map( &awe_client.regions, (uintptr_t)addr, count, pfns,
+                                 awe_copy_in_pfns, NULL, &plan )))
+    {
+        status = awe_apply_plan( &awe_client.regions, awe_client.memfd, &plan );
+        awe_client_publish_usage();
+    }
+    awe_client_unlock();
+    return status;
+}
+
+/* MapUserPhysicalPagesScatter, awe-spec.md section 2.3. */
+int32_t awe_engine_map_scatter( void **addrs, uintptr_t count, uintptr_t *pfns )
+{
+    struct awe_plan plan;
+    NTSTATUS status;
+
+    if ((status = awe_client_lock())) return status;
+    if (!(status = awe_plan_scatter( &awe_client.regions, addrs, count, pfns, awe_copy_in_pfns,
+                                     NULL, &plan )))
+    {
+        status = awe_apply_plan( &awe_client.regions, awe_client.memfd, &plan );
+        awe_client_publish_usage();
+    }
+    awe_client_unlock();
+    return status;
+}
+
+/* ---- other processes and the privilege ---------------------------------------------------- */
+
+int32_t awe_engine_open_process( uint32_t pid, uint32_t access, uint32_t *handle )
+{
+    NTSTATUS status;
+
+    if ((status = awe_client_attach())) return status;
+    SERVER_START_REQ( open_process )
+    {
+        req->pid = pid;
+        req->access = access;
+        if (!(status = server_call( req ))) *handle = reply->handle;
+    }
+    SERVER_END_REQ;
+    return status;
+}
+
+int32_t awe_engine_close( uint32_t handle )
+{
+    NTSTATUS status;
+
+    if ((status = awe_client_attach())) return status;
+    SERVER_START_REQ( close_handle )
+    {
+        req->handle = handle;
+        status = server_call( req );
+    }
+    SERVER_END_REQ;
+    return status;
+}
+
+/* Enables (or disables) the privilege in the server's token of this process: open_token, then
+ * adjust_privileges.  Asked of the server only when the state it holds differs. */
+int32_t awe_engine_set_lock_privilege( int enabled )
+{
+    static _Atomic int known = -1;   /* the state the server holds, -1 unknown */
+    struct awe_wire_privilege privilege = { AWE_SE_LOCK_MEMORY_PRIVILEGE,
+                                            enabled ? AWE_SE_PRIVILEGE_ENABLED : 0 }, previous;
+    uint32_t token = 0;
+    NTSTATUS status;
+
+    enabled = !!enabled;
+    if ((status = awe_client_attach())) return status;
+    if (atomic_load( &known ) == enabled) return STATUS_SUCCESS;
+    SERVER_START_REQ( open_token )
+    {
+        req->process = AWE_CURRENT_PROCESS;
+        req->access = AWE_TOKEN_ADJUST_PRIVILEGES;
+        if (!(status = server_call( req ))) token = reply->handle;
+    }
+    SERVER_END_REQ;
+    if (status) return status;
+    SERVER_START_REQ( adjust_privileges )
+    {
+        req->token = token;
+        server_add_data( &privilege, sizeof(privilege) );
+        server_set_reply( &previous, sizeof(previous) );
+        if (!(status = server_call( req )) && reply->not_all_assigned) status = STATUS_NOT_ALL_ASSIGNED;
+    }
+    SERVER_END_REQ;
+    awe_engine_close( token );
+    if (!status) atomic_store( &known, enabled );
+    return status;
+}
+
+/* ---- AWE windows -------------------------------------------------------------------------- */
+
+void *awe_engine_reserve( void *addr, size_t size, int *err )
+{
+    return awe_reserve_range( addr, size, err );
+}
+
+int32_t awe_engine_add_window( void *base, size_t size )
+{
+    NTSTATUS status;
+    int ret;
+
+    if (((uintptr_t)base | size) & (AWE_PAGE_SIZE - 1) || !size) return STATUS_INVALID_PARAMETER;
+    if ((status = awe_client_lock())) return status;
+    ret = awe_regions_insert( &awe_client.regions, (uintptr_t)base, size >> AWE_PAGE_SHIFT, NULL );
+    awe_client_unlock();
+    if (ret == -EEXIST) return STATUS_CONFLICTING_ADDRESSES;
+    return ret ? STATUS_NO_MEMORY : STATUS_SUCCESS;
+}
+
+/* Takes the AWE lock and finds the window that contains va; on success the lock is held. */
+static NTSTATUS lock_window( uintptr_t va, struct awe_region **region )
+{
+    NTSTATUS status;
+
+    if ((status = awe_client_lock())) return status;
+    if ((*region = awe_regions_find( &awe_client.regions, va ))) return STATUS_SUCCESS;
+    awe_client_unlock();
+    return STATUS_MEMORY_NOT_ALLOCATED;
+}
+
+int32_t awe_engine_remove_window( void *base )
+{
+    struct awe_region *region;
+    NTSTATUS status;
+
+    struct awe_plan plan;
+
+    if ((status = lock_window( (uintptr_t)base, &region ))) return status;
+    if (region->base != (uintptr_t)base) status = STATUS_MEMORY_NOT_ALLOCATED;
+    /* unmap what is mapped (a NULL array), so the range holds no frame whatever the host
+     * does with it next, then forget the window */
+    else if (!(status = awe_plan_map( &awe_client.regions, region->base, region->pages, NULL,
+                                      awe_copy_in_pfns, NULL, &plan )) &&
+             !(status = awe_apply_plan( &awe_client.regions, awe_client.memfd, &plan )))
+    {
+        awe_regions_remove( &awe_client.regions, region );
+        awe_client_publish_usage();
+    }
+    awe_client_unlock();
+    return status;
+}
+
+static uint32_t protect_from_awe( enum awe_prot prot )
+{
+    switch (prot)
+    {
+    case AWE_PROT_NOACCESS: return PAGE_NOACCESS;
+    case AWE_PROT_READONLY: return PAGE_READONLY;
+    default:                return PAGE_READWRITE;
+    }
+}
+
+int32_t awe_engine_query_window( const void *va, int *mapped, uint32_t *protect, size_t *run_size )
+{
+    uintptr_t addr = (uintptr_t)va & ~(uintptr_t)(AWE_PAGE_SIZE - 1);
+    struct awe_region *region;
+    enum awe_prot prot;
+    NTSTATUS status;
+    uint32_t pfn;
+    size_t run;
+
+    if ((status = lock_window( addr, &region ))) return status;
+    run = awe_region_query( region, (addr - region->base) >> AWE_PAGE_SHIFT, &pfn, &prot );
+    awe_client_unlock();
+    *run_size = run << AWE_PAGE_SHIFT;
+    *mapped = pfn != 0;
+    *protect = pfn ? protect_from_awe( prot ) : 0;
+    return STATUS_SUCCESS;
+}
+
+int32_t awe_engine_protect_window( void *va, size_t size, uint32_t protect, uint32_t *old )
+{
+    uintptr_t start = (uintptr_t)va & ~(uintptr_t)(AWE_PAGE_SIZE - 1);
+    size_t pages = ((uintptr_t)va + size - start + AWE_PAGE_SIZE - 1) >> AWE_PAGE_SHIFT;
+    struct awe_region *region;
+    enum awe_prot prot, old_prot;
+    struct awe_plan plan;
+    NTSTATUS status;
+
+    switch (protect)
+    {
+    case PAGE_NOACCESS:  prot = AWE_PROT_NOACCESS; break;
+    case PAGE_READONLY:  prot = AWE_PROT_READONLY; break;
+    case PAGE_READWRITE: prot = AWE_PROT_READWRITE; break;
+    default:             return STATUS_CONFLICTING_ADDRESSES;
+    }
+    if ((status = lock_window( start, &region ))) return status;
+    status = awe_plan_protect( &awe_client.regions, region, start, pages, prot, &old_prot, &plan );
+    if (!status) status = awe_apply_plan( &awe_client.regions, awe_client.memfd, &plan );
+    if (!status) *old = protect_from_awe( old_prot );
+    awe_client_unlock();
+    return status;
+}

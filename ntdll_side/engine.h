@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The AWE engine's embedding interface: what a host calls.
+ *
+ * The engine is the client half of the AWE emulation: the connection to awe-server (started on
+ * first use), the frame tables the server publishes, the map state of the process's AWE
+ * windows, the Map/Scatter planner and the mapper.  It has two hosts, which both call only
+ * this interface:
+ *   - libawe's own Windows layer (ntdll_side/physical.c, process.c, virtual.c), standalone;
+ *   - Wine's ntdll (its unix side), through the patches in wine/patches/.
+ * A host owns the address space: it reserves each AWE window (inaccessible, no commit charge)
+ * and tells the engine about it; the engine only maps frames inside windows it was told of.
+ *
+ * This header needs nothing but <stddef.h> and <stdint.h>, so that a host compiles it together
+ * with its own Windows headers; every name it declares begins with awe_.  Every function
+ * returns an NTSTATUS value (Windows' numbers; 0 is success) as an int32_t.  Pointer arguments
+ * are the caller's: the engine reads and writes them without faulting and answers
+ * STATUS_ACCESS_VIOLATION (or STATUS_DATATYPE_MISALIGNMENT) where Windows does, in Windows'
+ * order of checks (awe-spec.md section 2).  Every function may be called from any thread; lock
+ * order: the host's address-space lock (if it has one), then the engine's. */
+
+#ifndef __AWE_ENGINE_H
+#define __AWE_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The calling process, as the process argument below (Windows' GetCurrentProcess()). */
+#define AWE_ENGINE_CURRENT_PROCESS 0xffffffffu
+
+/* ---- physical pages (awe-spec.md sections 2.1-2.4) ---------------------------------------- *
+ * process is AWE_ENGINE_CURRENT_PROCESS or a handle from awe_engine_open_process.
+ * SeLockMemoryPrivilege is checked by the server against the token it keeps for this process
+ * (a host with tokens of its own sets it with awe_engine_set_lock_privilege). */
+
+extern int32_t awe_engine_allocate( uint32_t process, uintptr_t *count, uintptr_t *pfns );
+extern int32_t awe_engine_free( uint32_t process, uintptr_t *count, uintptr_t *pfns );
+extern int32_t awe_engine_map( void *va, uintptr_t count, uintptr_t *pfns );
+extern int32_t awe_engine_map_scatter( void **vas, uintptr_t count, uintptr_t *pfns );
+
+/* ---- other processes and the privilege ---------------------------------------------------- */
+
+/* Opens the process with this Linux pid for allocate and free with the given access mask
+ * (PROCESS_VM_OPERATION is what they need); *handle is closed with awe_engine_close. */
+extern int32_t awe_engine_open_process( uint32_t pid, uint32_t access, uint32_t *handle );
+extern int32_t awe_engine_close( uint32_t handle );
+
+/* Makes the server's token of this process hold SeLockMemoryPrivilege enabled (or disabled):
+ * for a host that keeps its own tokens and checked the privilege itself. */
+extern int32_t awe_engine_set_lock_privilege( int enabled );
+
+/* ---- AWE windows (MEM_PHYSICAL regions, awe-spec.md sections 2.5-2.8) ---------------------- */
+
+/* Reserves size bytes (a page multiple) at addr (NULL: anywhere) as the engine's mapper wants
+ * an AWE window's address space: PROT_NONE, MAP_NORESERVE.  A host may reserve the range its
+ * own way instead, with the same properties.  Returns the address, or NULL with -errno in
+ * *err. */
+extern void *awe_engine_reserve( void *addr, size_t size, int *err );
+
+/* The host reserved [base, base + size) as an AWE window: from now on the engine maps frames
+ * there.  STATUS_CONFLICTING_ADDRESSES if it overlaps a window. */
+extern int32_t awe_engine_add_window( void *base, size_t size );
+
+/* The host releases the window at base: the engine unmaps its frames (the range stays
+ * reserved and inaccessible) and forgets it; the frames stay allocated (awe-spec.md V20).
+ * Then the host may give the range back.  STATUS_MEMORY_NOT_ALLOCATED if no window starts at
+ * base; STATUS_INSUFFICIENT_RESOURCES (window unchanged) if the unmap failed. */
+extern int32_t awe_engine_remove_window( void *base );
+
+/* VirtualQuery inside a window: whether the page at va is mapped, its protection (a PAGE_*
+ * value: NOACCESS, READONLY or READWRITE; 0 when unmapped) and the size of the run of pages
+ * from va on in the same state. */
+extern int32_t awe_engine_query_window( const void *va, int *mapped, uint32_t *protect,
+                                        size_t *run_size );
+
+/* VirtualProtect inside a window: PAGE_NOACCESS, PAGE_READONLY or PAGE_READWRITE on the mapped
+ * pages of [va, va + size); *old is the first page's protection (PAGE_NOACCESS if unmapped).
+ * Any other protection is STATUS_CONFLICTING_ADDRESSES. */
+extern int32_t awe_engine_protect_window( void *va, size_t size, uint32_t protect, uint32_t *old );
+
+#endif  /* __AWE_ENGINE_H */
