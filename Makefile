@@ -312,7 +312,7 @@ ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(ENGINE_DIR)/%.o)
 
 $(ENGINE_DIR)/ntdll_side/server.o: CPPFLAGS += -DAWE_BINDIR='"$(bindir)"'
 
-$(ENGINE_DIR)/%.o: %.c
+$(ENGINE_DIR)/%.o: %.c | $(CC_NEED)
 	$(call quiet,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CPPFLAGS) $(CFLAGS) -fvisibility=hidden -c -o $@ $<
 
@@ -360,9 +360,11 @@ $(foreach c,$(COMPONENTS),$(eval $(call runner_rules,$(c))))
 # Objects that include <valgrind/*.h> when it is there differ from those built without it, and
 # an installed header keeps its packaged date: a stamp naming the header, rewritten only when
 # that changes, rebuilds them when make valgrind installs valgrind after a build (or it goes).
-VALGRIND_H       := $(firstword $(wildcard /usr/include/valgrind/valgrind.h /usr/local/include/valgrind/valgrind.h))
+VALGRIND_H       := $(firstword $(wildcard /usr/include/valgrind/valgrind.h \
+                                         /usr/local/include/valgrind/valgrind.h))
 VALGRIND_H_STAMP := $(B)/valgrind-h.stamp
-$(B)/ntdll_side/user.o $(WINETEST_SRCS:%.c=$(B)/%.o): $(VALGRIND_H_STAMP)
+$(B)/ntdll_side/user.o $(ENGINE_DIR)/ntdll_side/user.o $(WINETEST_SRCS:%.c=$(B)/%.o): \
+    $(VALGRIND_H_STAMP)
 
 .PHONY: FORCE
 $(VALGRIND_H_STAMP): FORCE
