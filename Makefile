@@ -13,6 +13,8 @@
 #   make install          prefix=/usr/local DESTDIR= ; make uninstall ; make clean
 #   make winetests-mingw  the conformance tests for Windows (build/mingw/awe_test.exe)
 #
+# Each target first installs the Debian packages it lacks, saying so (need_packages below);
+# NO_APT=1 leaves packages alone.
 # CFLAGS belongs to the user; mandatory flags are added with override.  WERROR=1 (CI) turns
 # warnings into errors.  SANITIZE=thread|address,undefined builds an instrumented tree in
 # $(BUILDDIR)/<sanitizer>/ (used by racecheck and sanitize); BUILDDIR defaults to build.
@@ -30,21 +32,26 @@ WERROR  ?= 0
 SANITIZE ?=
 V       ?= 0
 
-CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
-CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
+NO_APT  ?= 0
+
+# Recursive: expanded only by the unit tests' recipes, after check and pkg-config are installed.
+CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 
 VERSION := 0.1.0
 SOVERSION := 0
 
 override CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
                    -Wpointer-arith -Wno-unused-parameter -fPIC -pthread -I. -Iinclude \
-                   -D_GNU_SOURCE -MMD -MP $(CHECK_CFLAGS)
+                   -D_GNU_SOURCE -MMD -MP
 override LDFLAGS += -pthread
 ifeq ($(WERROR),1)
 override CFLAGS += -Werror
 endif
 
 comma := ,
+empty :=
+space := $(empty) $(empty)
 BUILDDIR ?= build
 ifneq ($(SANITIZE),)
 B := $(BUILDDIR)/$(subst $(comma),-,$(SANITIZE))
@@ -61,6 +68,34 @@ else
 Q := @
 quiet = @printf '  %-8s %s\n' '$(1)' '$(2)';
 endif
+
+# ---- packages ------------------------------------------------------------------------------
+
+# $(call need_packages,PACKAGE...,WHY) is the name of a target that installs those of the
+# Debian PACKAGEs that are missing (tools/need-packages: one "  APT      <package> (WHY)" line
+# each, apt-get as root or through sudo -n, apt-get update only if the install fails without;
+# if it cannot, one line with the command to run, and make stops).  Nothing missing: silent,
+# one dpkg-query.  WHY is a few words without commas or quotes.  Make it an order-only
+# prerequisite of the targets whose recipes use the packages: the files compiled or linked
+# with them, not only the goal, since make -j builds a goal's prerequisites side by side.
+# It runs at most once per make, before the first of them to be remade (.SECONDARY: not at
+# all when they are all up to date; always for a phony goal):
+#     FUZZ_NEED := $(call need_packages,clang libclang-rt-14-dev,fuzzing)
+#     $(FUZZ_OBJS) $(FUZZ_BINS): | $(FUZZ_NEED)
+#     fuzz: $(FUZZ_BINS) | $(FUZZ_NEED)
+# NO_APT=1 makes it empty (packages installed by hand, or not Debian).
+need_packages = $(if $(filter 1,$(NO_APT)),,$(eval NEED_WHY.$(call need_stem,$(1)) := $(2))$(strip \
+                .need/$(call need_stem,$(1))))
+need_stem = $(subst $(space),/,$(strip $(1)))
+
+.need/%:
+	$(Q)V=$(V) tools/need-packages '$(NEED_WHY.$*)' $(subst /, ,$*)
+
+# The C toolchain (gcc leaves libc6-dev to Recommends), for every native object; gcc's
+# sanitizer runtimes (libtsan2, libasan8, libubsan1) come with it through libgcc-12-dev.
+CC_NEED    := $(call need_packages,$(if $(filter default,$(origin CC)),gcc) libc6-dev,C compiler)
+CHECK_NEED := $(call need_packages,check pkg-config,unit tests)
+GNUPLOT_NEED  := $(call need_packages,gnuplot-nox,benchmark plots)
 
 # ---- sources -------------------------------------------------------------------------------
 
@@ -154,28 +189,29 @@ check-conformance: $(WINETEST_BIN) $(SERVER_BIN)
 # --fair-sched: memcheck runs one thread at a time; round-robin turns keep the tests whose
 # threads wait for each other by spinning from crawling.
 VALGRIND ?= valgrind
+VALGRIND_NEED := $(if $(filter valgrind,$(VALGRIND)),$(call need_packages,valgrind,memcheck))
 VALGRIND_FLAGS := --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
                   --show-leak-kinds=definite --track-origins=yes --child-silent-after-fork=yes \
                   --fair-sched=yes
 
 # One after the other (each is timing-sensitive enough not to share the CPUs with another).
-valgrind: $(RUNNERS) $(WINETEST_BIN) $(SERVER_BIN)
+valgrind: $(RUNNERS) $(WINETEST_BIN) $(SERVER_BIN) | $(VALGRIND_NEED)
 	$(Q)$(MAKE) --no-print-directory valgrind-unit
 	$(Q)$(MAKE) --no-print-directory valgrind-conformance
 	$(Q)$(MAKE) --no-print-directory valgrind-server
 
-valgrind-unit: $(RUNNERS) $(SERVER_BIN)
+valgrind-unit: $(RUNNERS) $(SERVER_BIN) | $(VALGRIND_NEED)
 	$(Q)dir=$$(mktemp -d); chmod 700 $$dir; trap 'rm -rf $$dir' EXIT; \
 	for r in $(RUNNERS); do \
 	    $(call run_unit,$(VALGRIND) $(VALGRIND_FLAGS),$$r,$(VALGRIND_TIMEOUT), \
 	                    CK_FORK=no AWE_UNDER_VALGRIND=1 AWE_SERVER_DIR=$$dir); \
 	done
 
-valgrind-conformance: $(WINETEST_BIN) $(SERVER_BIN)
+valgrind-conformance: $(WINETEST_BIN) $(SERVER_BIN) | $(VALGRIND_NEED)
 	$(Q)echo "== valgrind $(WINETEST_BIN)"; export AWE_UNDER_VALGRIND=1 WINETEST_TIMEOUT=1200; \
 	$(call run_conformance,,$(VALGRIND) $(VALGRIND_FLAGS),$(WINETEST_BIN),$(SERVER_BIN),$(VALGRIND_TIMEOUT))
 
-valgrind-server: $(WINETEST_BIN) $(SERVER_BIN)
+valgrind-server: $(WINETEST_BIN) $(SERVER_BIN) | $(VALGRIND_NEED)
 	$(Q)echo "== valgrind $(SERVER_BIN) over the conformance run"; \
 	$(call run_conformance,$(VALGRIND) $(VALGRIND_FLAGS),,$(WINETEST_BIN),$(SERVER_BIN),$(VALGRIND_TIMEOUT)); \
 	echo "awe-server: no memcheck errors"
@@ -231,11 +267,8 @@ define plot_benchmarks
 	$(Q)gnuplot -e "tsv='$(BENCH_TSV)'; out='$(word 2,$(BENCH_PLOTS))'" benchmarks/plot_map.gp
 endef
 
-bench: $(BENCH_BINS) $(SERVER_BIN)
+bench: $(BENCH_BINS) $(SERVER_BIN) | $(GNUPLOT_NEED)
 	$(call run_benchmarks,)
-	$(Q)command -v gnuplot > /dev/null 2>&1 || { echo "  APT      gnuplot-nox (for the plot)"; \
-	    export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq gnuplot-nox > /dev/null 2>&1 || \
-	    { apt-get update -qq > /dev/null && apt-get install -y -qq gnuplot-nox > /dev/null; }; }
 	$(plot_benchmarks)
 
 bench-quick: $(BENCH_BINS) $(SERVER_BIN)
@@ -262,7 +295,7 @@ PC_SED := -e 's|@prefix@|$(prefix)|g' -e 's|@libdir@|$(libdir)|g' \
 
 $(B)/ntdll_side/server.o: CPPFLAGS += -DAWE_BINDIR='"$(bindir)"'
 
-$(B)/%.o: %.c
+$(B)/%.o: %.c | $(CC_NEED)
 	$(call quiet,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
@@ -279,7 +312,7 @@ ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(ENGINE_DIR)/%.o)
 
 $(ENGINE_DIR)/ntdll_side/server.o: CPPFLAGS += -DAWE_BINDIR='"$(bindir)"'
 
-$(ENGINE_DIR)/%.o: %.c
+$(ENGINE_DIR)/%.o: %.c | $(CC_NEED)
 	$(call quiet,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CPPFLAGS) $(CFLAGS) -fvisibility=hidden -c -o $@ $<
 
@@ -303,13 +336,15 @@ check-engine: $(ENGINE_LIB)
 define runner_rules
 $(1)_TEST_SRCS := $$(sort $$(wildcard $(1)/tests/check_*.c))
 $(1)_TEST_OBJS := $$($(1)_TEST_SRCS:%.c=$(B)/%.o) $(B)/$(1)/tests/runner_main.o
+$$($(1)_TEST_OBJS): override CFLAGS += $$(CHECK_CFLAGS)
+$$($(1)_TEST_OBJS) $(B)/$(1)/tests/check_$(1): | $(CHECK_NEED)
 
 $(B)/$(1)/tests/suites.h: $$($(1)_TEST_SRCS) Makefile
 	$$(call quiet,GEN,$$@)
 	$$(Q)mkdir -p $$(@D) && for f in $$($(1)_TEST_SRCS); do \
 	    n=$$$${f##*/check_}; echo "AWE_SUITE($$$${n%.c})"; done > $$@.tmp && mv $$@.tmp $$@
 
-$(B)/$(1)/tests/runner_main.o: awe/tests/runner_main.c $(B)/$(1)/tests/suites.h
+$(B)/$(1)/tests/runner_main.o: awe/tests/runner_main.c $(B)/$(1)/tests/suites.h | $(CC_NEED)
 	$$(call quiet,CC,$$@)
 	$$(Q)$$(CC) $$(CPPFLAGS) $$(CFLAGS) -I$(B)/$(1)/tests \
 	    -DAWE_COMPONENT='"$(1)"' -c -o $$@ $$<
@@ -319,6 +354,22 @@ $(B)/$(1)/tests/check_$(1): $$($(1)_TEST_OBJS) $(LIB_A)
 	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$($(1)_TEST_OBJS) $(LIB_A) $$(CHECK_LIBS)
 endef
 $(foreach c,$(COMPONENTS),$(eval $(call runner_rules,$(c))))
+
+# ---- valgrind's client requests -----------------------------------------------------------
+
+# Objects that include <valgrind/*.h> when it is there differ from those built without it, and
+# an installed header keeps its packaged date: a stamp naming the header, rewritten only when
+# that changes, rebuilds them when make valgrind installs valgrind after a build (or it goes).
+VALGRIND_H       := $(firstword $(wildcard /usr/include/valgrind/valgrind.h \
+                                         /usr/local/include/valgrind/valgrind.h))
+VALGRIND_H_STAMP := $(B)/valgrind-h.stamp
+$(B)/ntdll_side/user.o $(ENGINE_DIR)/ntdll_side/user.o $(WINETEST_SRCS:%.c=$(B)/%.o): \
+    $(VALGRIND_H_STAMP)
+
+.PHONY: FORCE
+$(VALGRIND_H_STAMP): FORCE
+	$(Q)mkdir -p $(@D) && [ "$$(cat $@ 2>/dev/null)" = "header $(VALGRIND_H)" ] || \
+	    echo "header $(VALGRIND_H)" > $@
 
 # ---- conformance tests ---------------------------------------------------------------------
 
@@ -332,7 +383,7 @@ $(B)/winetests/testlist.c: $(WINETEST_SRCS) Makefile
 	    for f in $(WINETEST_SRCS); do n=$${f##*/}; echo "    { \"$${n%.c}\", func_$${n%.c} },"; done; \
 	    echo '    { 0, 0 }'; echo '};'; } > $@.tmp && mv $@.tmp $@
 
-$(B)/winetests/testlist.o: $(B)/winetests/testlist.c
+$(B)/winetests/testlist.o: $(B)/winetests/testlist.c | $(CC_NEED)
 	$(call quiet,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
@@ -343,7 +394,8 @@ $(WINETEST_BIN): $(WINETEST_SRCS:%.c=$(B)/%.o) $(B)/winetests/testlist.o $(LIB_A
 # ---- conformance tests for Windows ---------------------------------------------------------
 
 # make winetests-mingw: the same tests built by mingw-w64 against the Windows SDK headers into
-# $(BUILDDIR)/mingw/awe_test.exe, to run on Windows.  Without the cross compiler it says so.
+# $(BUILDDIR)/mingw/awe_test.exe, to run on Windows.  It installs the cross compiler like any
+# package (MINGW_CC=another compiler: that one, not installed), and fails without it.
 MINGW_CC     ?= x86_64-w64-mingw32-gcc
 MINGW_DIR    := $(BUILDDIR)/mingw
 MINGW_BIN    := $(MINGW_DIR)/awe_test.exe
@@ -352,19 +404,17 @@ MINGW_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Wshadow -Wstrict-prototypes \
                 -Wmissing-prototypes -Wpointer-arith -Wno-unused-parameter -I. -MMD -MP \
                 $(if $(filter 1,$(WERROR)),-Werror)
 
-.PHONY: winetests-mingw
-ifneq ($(shell command -v $(MINGW_CC) 2>/dev/null),)
-winetests-mingw: $(MINGW_BIN)
-else
-winetests-mingw:
-	@echo "winetests-mingw: $(MINGW_CC) not found, Windows build skipped"
-endif
+MINGW_NEED   := $(if $(filter x86_64-w64-mingw32-gcc,$(MINGW_CC)), \
+                     $(call need_packages,gcc-mingw-w64-x86-64,Windows build))
 
-$(MINGW_DIR)/winetests/%.o: winetests/%.c
+.PHONY: winetests-mingw
+winetests-mingw: $(MINGW_BIN)
+
+$(MINGW_DIR)/winetests/%.o: winetests/%.c | $(MINGW_NEED)
 	$(call quiet,MINGWCC,$@)
 	$(Q)mkdir -p $(@D) && $(MINGW_CC) $(MINGW_CFLAGS) -c -o $@ $<
 
-$(MINGW_DIR)/winetests/testlist.o: $(B)/winetests/testlist.c
+$(MINGW_DIR)/winetests/testlist.o: $(B)/winetests/testlist.c | $(MINGW_NEED)
 	$(call quiet,MINGWCC,$@)
 	$(Q)mkdir -p $(@D) && $(MINGW_CC) $(MINGW_CFLAGS) -c -o $@ $<
 
