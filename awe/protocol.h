@@ -81,7 +81,9 @@ struct awe_wire_process_status
  *                     pool of its AWE lock (read/write; sync_* fields; a mutex, object id
  *                     sync_id, generation lock_gen in the frame table).  A failed init_process
  *                     leaves the connection as it was: the client may try again or leave.
- * allocate_pages      AllocateUserPhysicalPages after the caller's pointers were probed; reply:
+ * allocate_pages      AllocateUserPhysicalPages after the caller's pointers were probed; flags:
+ *                     AWE_ALLOC_* (large frames: none are there yet, so STATUS_INSUFFICIENT_
+ *                     RESOURCES after the handle, privilege and target checks); reply:
  *                     the frames as runs (variable part), in the target's tag.  more = 1 when the
  *                     reply filled up, or the round ended, before count frames were found
  *                     (ask again).
@@ -115,7 +117,7 @@ struct awe_wire_process_status
                                       F(awe_u32, sync_block_size) F(awe_u32, sync_flags) \
                                       F(awe_u64, sync_id) F(awe_u32, lock_slot) F(awe_pad, pad)
 
-#define AWE_REQ_allocate_pages(F)     F(awe_handle, process) F(awe_pad, pad) F(awe_u64, count)
+#define AWE_REQ_allocate_pages(F)     F(awe_handle, process) F(awe_u32, flags) F(awe_u64, count)
 #define AWE_REPLY_allocate_pages(F)   F(awe_u64, count) F(awe_u32, tag) F(awe_u32, more)
 
 #define AWE_REQ_free_pages(F)         F(awe_handle, process) F(awe_pad, pad)
@@ -151,6 +153,10 @@ struct awe_wire_process_status
     X(adjust_privileges) \
     X(get_status) \
     X(ack_unmap)
+
+/* allocate_pages flags: the frame size asked for (AllocateUserPhysicalPages2's attributes). */
+#define AWE_ALLOC_LARGE 0x1       /* 2 MiB frames */
+#define AWE_ALLOC_HUGE  0x2       /* 1 GiB frames */
 
 /* Requests the server never answers. */
 #define AWE_NO_REPLY_REQUESTS (1u << AWE_REQ_ack_unmap)

@@ -139,7 +139,8 @@ static NTSTATUS store_pfns( ULONG_PTR *array, ULONG_PTR *done, const struct awe_
 
 /* AllocateUserPhysicalPages, awe-spec.md section 2.1: the caller's pointers are probed here,
  * in Windows' order; the handle, the privilege and the charges are the server's. */
-int32_t awe_engine_allocate( uintptr_t process, uintptr_t *count_ptr, uintptr_t *array )
+/* Allocate with the given AWE_ALLOC_* flags. */
+static NTSTATUS allocate( uintptr_t process, uintptr_t *count_ptr, uintptr_t *array, uint32_t flags )
 {
     static struct awe_wire_run runs[(AWE_MAX_MESSAGE - sizeof(struct allocate_pages_reply)) /
                                     sizeof(struct awe_wire_run)];
@@ -171,6 +172,7 @@ int32_t awe_engine_allocate( uintptr_t process, uintptr_t *count_ptr, uintptr_t 
         SERVER_START_REQ( allocate_pages )
         {
             req->process = handle;
+            req->flags = flags;
             req->count = count - done;
             server_set_reply( runs, sizeof(runs) );
             if (!(call_status = server_call( req )))
@@ -199,6 +201,73 @@ int32_t awe_engine_allocate( uintptr_t process, uintptr_t *count_ptr, uintptr_t 
     if (close) awe_engine_close( handle );
     if (!status && awe_copy_to_user( count_ptr, &done, sizeof(done) )) status = STATUS_ACCESS_VIOLATION;
     return status;
+}
+
+/* MEM_EXTENDED_PARAMETER, as Windows lays it out. */
+struct ext_param
+{
+    uint64_t type;               /* MemExtendedParameter* in bits 0-7, the rest reserved */
+    uint64_t value;
+};
+
+#define EXT_PARAM_NUMA_NODE       2
+#define EXT_PARAM_ATTRIBUTE_FLAGS 5
+#define EXT_ZERO_PAGES_OPTIONAL   0x04
+#define EXT_NONPAGED_LARGE        0x08
+#define EXT_NONPAGED_HUGE         0x10
+#define EXT_MAX_PARAMS            16      /* more than every type once: surely a bad count */
+
+/* Step 1 of awe-spec.md 2.1: the parameters captured and checked.  Returns STATUS_SUCCESS with
+ * the attribute flags in *flags, or the failure. */
+static NTSTATUS check_ext_params( const void *params, uint32_t nparams, uint64_t *flags )
+{
+    struct ext_param copy[EXT_MAX_PARAMS];
+    unsigned int seen = 0, i;
+
+    *flags = 0;
+    if (!nparams) return STATUS_SUCCESS;
+    if (nparams > EXT_MAX_PARAMS) return STATUS_INVALID_PARAMETER;
+    if ((uintptr_t)params & 7) return STATUS_DATATYPE_MISALIGNMENT;
+    if (awe_copy_from_user( copy, params, nparams * sizeof(copy[0]) )) return STATUS_ACCESS_VIOLATION;
+    for (i = 0; i < nparams; i++)
+    {
+        unsigned int type = copy[i].type & 0xff;
+
+        if ((copy[i].type >> 8) || type >= 32 || (seen & (1u << type))) return STATUS_INVALID_PARAMETER;
+        seen |= 1u << type;
+        switch (type)
+        {
+        case EXT_PARAM_NUMA_NODE:
+            /* one node, 0; the high bit asks for it to be mandatory */
+            if (copy[i].value & ~((uint64_t)1 << 63)) return STATUS_INVALID_PARAMETER;
+            break;
+        case EXT_PARAM_ATTRIBUTE_FLAGS:
+            if (copy[i].value & ~(uint64_t)(EXT_ZERO_PAGES_OPTIONAL | EXT_NONPAGED_LARGE | EXT_NONPAGED_HUGE) ||
+                (copy[i].value & (EXT_NONPAGED_LARGE | EXT_NONPAGED_HUGE)) == (EXT_NONPAGED_LARGE | EXT_NONPAGED_HUGE))
+                return STATUS_INVALID_PARAMETER;
+            *flags = copy[i].value;
+            break;
+        default:
+            return STATUS_INVALID_PARAMETER;
+        }
+    }
+    return STATUS_SUCCESS;
+}
+
+int32_t awe_engine_allocate_ex( uintptr_t process, uintptr_t *count, uintptr_t *pfns,
+                                const void *params, uint32_t nparams )
+{
+    NTSTATUS status;
+    uint64_t flags;
+
+    if ((status = check_ext_params( params, nparams, &flags ))) return status;
+    return allocate( process, count, pfns, (flags & EXT_NONPAGED_LARGE ? AWE_ALLOC_LARGE : 0) |
+                                           (flags & EXT_NONPAGED_HUGE ? AWE_ALLOC_HUGE : 0) );
+}
+
+int32_t awe_engine_allocate( uintptr_t process, uintptr_t *count, uintptr_t *pfns )
+{
+    return allocate( process, count, pfns, 0 );
 }
 
 static int order_positions( const void *a, const void *b )

@@ -53,6 +53,16 @@ extern void awe_engine_set_host( const struct awe_engine_host *host );
  * it keeps for this process (see sync_privilege). */
 
 extern int32_t awe_engine_allocate( uintptr_t process, uintptr_t *count, uintptr_t *pfns );
+
+/* AllocateUserPhysicalPages2 (NtAllocateUserPhysicalPagesEx): params points to count
+ * MEM_EXTENDED_PARAMETER structures (16 bytes each: a type in the low 8 bits of the first
+ * word, a value in the second), checked first (awe-spec.md 2.1 step 1): a NumaNode of 0 (the
+ * only node) and AttributeFlags of ZERO_PAGES_OPTIONAL (frames are zeroed anyway),
+ * NONPAGED_LARGE or NONPAGED_HUGE.  Large frames are not there: the server answers
+ * STATUS_INSUFFICIENT_RESOURCES after its handle and privilege checks, as Windows does on a
+ * machine without large pages. */
+extern int32_t awe_engine_allocate_ex( uintptr_t process, uintptr_t *count, uintptr_t *pfns,
+                                       const void *params, uint32_t nparams );
 extern int32_t awe_engine_free( uintptr_t process, uintptr_t *count, uintptr_t *pfns );
 extern int32_t awe_engine_map( void *va, uintptr_t count, uintptr_t *pfns );
 extern int32_t awe_engine_map_scatter( void **vas, uintptr_t count, uintptr_t *pfns );

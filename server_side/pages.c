@@ -209,9 +209,12 @@ DECL_HANDLER(allocate_pages)
     if ((status = get_handle_object( caller, req->process, OBJ_PROCESS, AWE_PROCESS_VM_OPERATION,
                                      (void **)&target )))
         return status;
+    if (req->flags & ~(AWE_ALLOC_LARGE | AWE_ALLOC_HUGE)) return STATUS_INVALID_PARAMETER;
     if (!(caller->privilege > 0 && (caller->privilege & AWE_SE_PRIVILEGE_ENABLED)))
         return STATUS_PRIVILEGE_NOT_HELD;
     if (target->fd < 0 || !target->frames_ready) return STATUS_PROCESS_IS_TERMINATING;
+    /* no large frames here: what Windows answers on a machine without large pages */
+    if (req->flags) return STATUS_INSUFFICIENT_RESOURCES;
     /* the per-process quota (1455), then the limit for all processes and the memory reserve,
      * which stand for the machine's physical memory running out (1450, as RLIMIT_MEMLOCK's end) */
     if ((status = cut_request( &want, left_under( options.quota_frames, target->owned + target->quarantined ),

@@ -76,6 +76,58 @@ static pid_t start_other( int *release )
     return pid;
 }
 
+struct ext_param { uint64_t type, value; };
+
+/* AllocateUserPhysicalPages2's parameters (awe-spec.md 2.1 step 1), checked before anything
+ * else; large frames are not there (1450, after the handle and the privilege). */
+static int check_allocate_ex( uintptr_t *pfns )
+{
+    static const struct { struct ext_param params[2]; uint32_t n; int32_t status; } tests[] =
+    {
+        { { { 2, 0 } }, 1, STATUS_SUCCESS },                               /* NumaNode 0 */
+        { { { 2, 1ull << 63 } }, 1, STATUS_SUCCESS },                      /* node 0, mandatory */
+        { { { 2, 1 } }, 1, STATUS_INVALID_PARAMETER },                     /* no node 1 */
+        { { { 5, 0x4 } }, 1, STATUS_SUCCESS },                             /* ZERO_PAGES_OPTIONAL */
+        { { { 5, 0x8 } }, 1, STATUS_INSUFFICIENT_RESOURCES },              /* NONPAGED_LARGE */
+        { { { 5, 0x10 } }, 1, STATUS_INSUFFICIENT_RESOURCES },             /* NONPAGED_HUGE */
+        { { { 5, 0x18 } }, 1, STATUS_INVALID_PARAMETER },                  /* both */
+        { { { 5, 0x2 } }, 1, STATUS_INVALID_PARAMETER },                   /* NONPAGED */
+        { { { 2, 0 }, { 2, 0 } }, 2, STATUS_INVALID_PARAMETER },           /* duplicate */
+        { { { 1, 0 } }, 1, STATUS_INVALID_PARAMETER },                     /* address requirements */
+        { { { 0x102, 0 } }, 1, STATUS_INVALID_PARAMETER },                 /* reserved bits */
+        { { { 2, 0 }, { 5, 0x4 } }, 2, STATUS_SUCCESS },
+    };
+    uintptr_t count;
+    unsigned int i;
+    int32_t status;
+
+    for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+    {
+        count = 1;
+        status = awe_engine_allocate_ex( HOST_SELF, &count, pfns, tests[i].params, tests[i].n );
+        CHILD_CHECK( status == tests[i].status, "case %u: status %#x", i, (unsigned int)status );
+        if (!status)
+        {
+            CHILD_CHECK( count == 1, "case %u: count %lu", i, (unsigned long)count );
+            CHILD_CHECK( !awe_engine_free( HOST_SELF, &count, pfns ), "case %u: free", i );
+        }
+    }
+    count = 1;
+    CHILD_CHECK( awe_engine_allocate_ex( HOST_SELF, &count, pfns, (void *)16, 1 ) == STATUS_ACCESS_VIOLATION,
+                 "bad parameter pointer" );
+    CHILD_CHECK( awe_engine_allocate_ex( HOST_SELF, NULL, pfns, tests[0].params, 1 ) == STATUS_ACCESS_VIOLATION,
+                 "bad count" );
+    CHILD_CHECK( awe_engine_allocate_ex( 0x9999, &count, pfns, tests[6].params, 1 ) == STATUS_INVALID_PARAMETER,
+                 "parameters come first" );
+    CHILD_CHECK( awe_engine_allocate_ex( 0x9999, &count, pfns, tests[4].params, 1 ) == STATUS_INVALID_HANDLE,
+                 "the handle before the missing large frames" );
+    privilege_enabled = 0;
+    CHILD_CHECK( awe_engine_allocate_ex( HOST_SELF, &count, pfns, tests[4].params, 1 ) == STATUS_PRIVILEGE_NOT_HELD,
+                 "the privilege before the missing large frames" );
+    privilege_enabled = 1;
+    return 0;
+}
+
 static int child_host( void *arg )
 {
     uintptr_t count, pfns[8], bad_count = 4;
@@ -104,6 +156,7 @@ static int child_host( void *arg )
     CHILD_CHECK( synced == 1 && count == 4, "synced %d, count %lu", synced, (unsigned long)count );
     privilege_enabled = 1;
     CHILD_CHECK( awe_engine_allocate( HOST_SELF, &count, pfns ) == STATUS_SUCCESS && count == 4, "allocate" );
+    CHILD_CHECK( !check_allocate_ex( pfns + 4 ), "allocate_ex" );
 
     /* a window the host reserved its own way */
     win = mmap( NULL, 8 * P, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0 );
