@@ -370,7 +370,7 @@ START_TEST(test_debug_trace)
     server_start_logged( log, sizeof(log), "-d" );
     ck_assert_int_eq( run_child( child_quota, (void *)1 ), 0 );
     server_stop();
-    snprintf( cmd, sizeof(cmd), "grep -q 'allocate_pages > process=ffffffff count=10' %s && "
+    snprintf( cmd, sizeof(cmd), "grep -q 'allocate_pages > process=ffffffff flags=0 count=10' %s && "
               "grep -q 'allocate_pages < STATUS_SUCCESS count=10 tag=' %s && "
               "grep -q 'init_process > version=%u' %s", log, log, AWE_PROTOCOL_VERSION, log );
     ck_assert_msg( system( cmd ) == 0, "trace lines missing from %s", log );
