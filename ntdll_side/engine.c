@@ -501,6 +501,25 @@ int32_t awe_engine_set_lock_privilege( int enabled )
 
 /* ---- AWE windows -------------------------------------------------------------------------- */
 
+int32_t awe_engine_check_reserve( uint32_t type, uint32_t protect )
+{
+    if ((type & MEM_64K_PAGES) == MEM_64K_PAGES) return STATUS_INVALID_PARAMETER_5;      /* V08 */
+    if (!(type & MEM_RESERVE)) return STATUS_INVALID_PARAMETER_5;                        /* V02 */
+    if (type & ~(uint32_t)(MEM_RESERVE | MEM_PHYSICAL | MEM_TOP_DOWN))                   /* V03, V07 */
+        return STATUS_INVALID_PARAMETER_5;
+    if (protect != PAGE_READWRITE) return STATUS_INVALID_PAGE_PROTECTION;               /* V04, V05 */
+    return STATUS_SUCCESS;
+}
+
+int32_t awe_engine_check_free( const void *base, size_t window_size, const void *addr,
+                               size_t size, uint32_t type )
+{
+    /* a window goes as a whole or not at all: V11, V12, V13 */
+    if (type == MEM_DECOMMIT) return STATUS_MEMORY_NOT_ALLOCATED;
+    if (addr != base || (size && size != window_size)) return STATUS_FREE_VM_NOT_AT_BASE;
+    return STATUS_SUCCESS;
+}
+
 void *awe_engine_reserve( void *addr, size_t size, int *err )
 {
     return awe_reserve_range( addr, size, err );

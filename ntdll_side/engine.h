@@ -86,6 +86,21 @@ extern int32_t awe_engine_set_lock_privilege( int enabled );
  * *err. */
 extern void *awe_engine_reserve( void *addr, size_t size, int *err );
 
+/* The rules of a MEM_PHYSICAL reservation (awe-spec.md 2.5), for a host's
+ * NtAllocateVirtualMemory: type includes MEM_PHYSICAL (0x400000).  STATUS_SUCCESS, or
+ * STATUS_INVALID_PARAMETER_5 for the type (MEM_RESERVE missing, any flag but MEM_TOP_DOWN, or
+ * MEM_64K_PAGES, which is MEM_PHYSICAL | MEM_LARGE_PAGES and not AWE) and
+ * STATUS_INVALID_PAGE_PROTECTION for any protection but PAGE_READWRITE. */
+extern int32_t awe_engine_check_reserve( uint32_t type, uint32_t protect );
+
+/* The rules of freeing inside a window (awe-spec.md 2.6), for a host's NtFreeVirtualMemory:
+ * [addr, addr + size) (size 0: to the window's end, rounded to pages by the host) of the window
+ * [base, base + window_size), with MEM_RELEASE (0x8000) or MEM_DECOMMIT (0x4000).  Returns
+ * STATUS_SUCCESS when the whole window is to be released (then awe_engine_remove_window), else
+ * STATUS_MEMORY_NOT_ALLOCATED (decommit) or STATUS_FREE_VM_NOT_AT_BASE (a part). */
+extern int32_t awe_engine_check_free( const void *base, size_t window_size, const void *addr,
+                                      size_t size, uint32_t type );
+
 /* The host reserved [base, base + size) as an AWE window: from now on the engine maps frames
  * there.  STATUS_CONFLICTING_ADDRESSES if it overlaps a window. */
 extern int32_t awe_engine_add_window( void *base, size_t size );

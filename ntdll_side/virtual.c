@@ -720,23 +720,15 @@ static NTSTATUS zero_bits_limit( ULONG_PTR zero_bits, uintptr_t *limit )
     return STATUS_SUCCESS;
 }
 
-/* Allocation types: awe-spec.md section 2.5 for MEM_PHYSICAL; write watches, large pages and
- * MEM_RESET_UNDO are not emulated. */
+/* Allocation types of ordinary memory (MEM_PHYSICAL: the engine's rules, awe-spec.md 2.5);
+ * write watches, large pages and MEM_RESET_UNDO are not emulated. */
 static NTSTATUS check_alloc_type( ULONG type )
 {
     const ULONG known = MEM_COMMIT | MEM_RESERVE | MEM_RESET | MEM_RESET_UNDO | MEM_TOP_DOWN |
                         MEM_WRITE_WATCH | MEM_PHYSICAL | MEM_LARGE_PAGES;
 
     if (type & ~known) return STATUS_INVALID_PARAMETER_5;
-    /* MEM_64K_PAGES is not AWE: refused, as Windows 2003 did (V08) */
-    if ((type & MEM_64K_PAGES) == MEM_64K_PAGES) return STATUS_INVALID_PARAMETER_5;
-    if (type & MEM_PHYSICAL)
-    {
-        if (!(type & MEM_RESERVE)) return STATUS_INVALID_PARAMETER_5;                  /* V02 */
-        if (type & ~(ULONG)(MEM_RESERVE | MEM_PHYSICAL | MEM_TOP_DOWN))             /* V03, V07 */
-            return STATUS_INVALID_PARAMETER_5;
-        return STATUS_SUCCESS;
-    }
+
     if (type & (MEM_RESET | MEM_RESET_UNDO))
     {
         if (type == MEM_RESET) return STATUS_SUCCESS;
@@ -788,11 +780,11 @@ NTSTATUS NTAPI NtAllocateVirtualMemory( HANDLE process, PVOID *addr_ptr, ULONG_P
     NTSTATUS status;
 
     if ((status = zero_bits_limit( zero_bits, &limit ))) return status;
-    if ((status = check_alloc_type( type ))) return status;
     if (type & MEM_PHYSICAL)
     {
-        if (protect != PAGE_READWRITE) return STATUS_INVALID_PAGE_PROTECTION;         /* V04, V05 */
+        if ((status = awe_engine_check_reserve( type, protect ))) return status;
     }
+    else if ((status = check_alloc_type( type ))) return status;
     else if ((status = vprot_from_protect( protect, &state ))) return status;
     else if (is_writecopy( state )) return STATUS_INVALID_PAGE_PROTECTION;
     if (capture_range( addr_ptr, size_ptr, &addr, &size )) return STATUS_ACCESS_VIOLATION;
@@ -841,12 +833,8 @@ NTSTATUS NTAPI NtFreeVirtualMemory( HANDLE process, PVOID *addr_ptr, PSIZE_T siz
     pthread_mutex_lock( &views.lock );
     if (!(view = find_view( start ))) status = STATUS_MEMORY_NOT_ALLOCATED;
     else if (view->flags & VIEW_PHYSICAL)
-    {
-        /* an AWE region goes as a whole or not at all: V11, V12, V13 */
-        if (type == MEM_DECOMMIT) status = STATUS_MEMORY_NOT_ALLOCATED;
-        else if (start != view->base || (size && end - start != view->size))
-            status = STATUS_FREE_VM_NOT_AT_BASE;
-    }
+        status = awe_engine_check_free( (void *)view->base, view->size, (void *)start,
+                                        size ? end - start : 0, type );
     else if (!size)
     {
         if (start != view->base) status = STATUS_FREE_VM_NOT_AT_BASE;
