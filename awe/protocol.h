@@ -29,6 +29,8 @@ typedef uint32_t awe_pad;         /* must be zero */
 /* Wire values with Windows' meaning and Windows' numbers: the access rights the server checks,
  * and the one privilege it knows (struct awe_wire_privilege). */
 #define AWE_PROCESS_VM_OPERATION     0x0008
+#define AWE_PROCESS_QUERY_INFORMATION 0x0400      /* implies the next one, as on Windows */
+#define AWE_PROCESS_QUERY_LIMITED_INFORMATION 0x1000
 #define AWE_TOKEN_ADJUST_PRIVILEGES  0x0020
 #define AWE_SE_LOCK_MEMORY_PRIVILEGE 4            /* LUID, low part */
 #define AWE_SE_PRIVILEGE_ENABLED     0x00000002

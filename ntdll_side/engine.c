@@ -156,7 +156,10 @@ static NTSTATUS allocate( uintptr_t process, uintptr_t *count_ptr, uintptr_t *ar
     if ((status = probe_for_write( array, count * sizeof(ULONG_PTR) ))) return status;
     if ((status = awe_client_attach())) return status;
     if ((status = resolve_process( process, &handle, &close ))) return status;
-    if ((host.sync_privilege && (status = host.sync_privilege())) || (status = awe_client_lock()))
+    /* no AWE lock: nothing here touches the map state, and a thread holding it while it
+     * waits for the connection (another thread's Free may hold that for seconds) would keep
+     * the notification thread from unmapping what other processes free */
+    if (host.sync_privilege && (status = host.sync_privilege()))
     {
         if (close) awe_engine_close( handle );
         return status;
@@ -197,7 +200,6 @@ static NTSTATUS allocate( uintptr_t process, uintptr_t *count_ptr, uintptr_t *ar
         if (!more) break;
     }
     pthread_mutex_unlock( &runs_lock );
-    awe_client_unlock();
     if (close) awe_engine_close( handle );
     if (!status && awe_copy_to_user( count_ptr, &done, sizeof(done) )) status = STATUS_ACCESS_VIOLATION;
     return status;
@@ -301,17 +303,42 @@ static size_t predict_free( const ULONG_PTR *pfns, size_t count )
     return end;
 }
 
+/* Unmaps whichever of the frames the process freed is mapped again (a Map that raced the
+ * Free); lock held. */
+static void unmap_freed( const ULONG_PTR *pfns, size_t count )
+{
+    struct awe_plan plan;
+    ULONG_PTR *lost;
+    size_t i, n = 0;
+    uint32_t tag, index;
+
+    if (!(lost = malloc( count * sizeof(*lost) ))) return;
+    for (i = 0; i < count; i++)
+        if (!awe_pfn_decode( &awe_client.layout, pfns[i], &tag, &index ) && tag == awe_client.tag &&
+            awe_regions_frame_va( &awe_client.regions, index ) && !awe_client.frame_owned( NULL, index ))
+            lost[n++] = pfns[i];
+    if (n && !awe_plan_unmap_frames( &awe_client.regions, lost, n, &plan ))
+    {
+        awe_apply_plan( &awe_client.regions, awe_client.memfd, &plan );
+        awe_client_publish_usage();
+    }
+    free( lost );
+}
+
 /* Sends pfns[0 .. count) as runs of consecutive values, in as many requests as they need. */
 static NTSTATUS send_free( uint32_t handle, const ULONG_PTR *pfns, size_t count, ULONG_PTR *freed,
                            int *quarantined )
 {
-    static struct awe_wire_pfn_run runs[(AWE_MAX_MESSAGE - sizeof(struct free_pages_request)) /
-                                        sizeof(struct awe_wire_pfn_run)];
-    const size_t max_runs = sizeof(runs) / sizeof(runs[0]);
+    /* each call its own buffer: Frees of several threads run at once (only the connection
+     * serializes them, one request at a time) */
+    const size_t max_runs = (AWE_MAX_MESSAGE - sizeof(struct free_pages_request)) /
+                            sizeof(struct awe_wire_pfn_run);
+    struct awe_wire_pfn_run *runs = malloc( max_runs * sizeof(*runs) );
     NTSTATUS status = STATUS_SUCCESS;
     size_t i = 0;
 
     *freed = 0;
+    if (!runs) return STATUS_INSUFFICIENT_RESOURCES;
     while (i < count && !status)
     {
         size_t nruns = 0, entries = 0;
@@ -335,6 +362,7 @@ static NTSTATUS send_free( uint32_t handle, const ULONG_PTR *pfns, size_t count,
         }
         SERVER_END_REQ;
     }
+    free( runs );
     return status;
 }
 
@@ -368,14 +396,21 @@ int32_t awe_engine_free( uintptr_t process, uintptr_t *count_ptr, uintptr_t *arr
     }
     else if (handle == AWE_CURRENT_PROCESS)
     {
-        /* our own frames: unmap what the server will free before it can reuse them */
+        /* our own frames: unmap what the server will free before it can reuse them.  The
+         * request goes without the AWE lock (see allocate); a Map of these frames by another
+         * thread meanwhile is undone once they are freed, and until then harms only us */
         struct awe_plan plan;
         size_t n = predict_free( pfns, count );
         if (n && !awe_plan_unmap_frames( &awe_client.regions, pfns, n, &plan ))
             awe_apply_plan( &awe_client.regions, awe_client.memfd, &plan );
-        status = send_free( handle, pfns, count, &freed, &quarantined );
         awe_client_publish_usage();
         awe_client_unlock();
+        status = send_free( handle, pfns, count, &freed, &quarantined );
+        if (freed && !awe_client_lock())
+        {
+            unmap_freed( pfns, freed );
+            awe_client_unlock();
+        }
     }
     else
     {

@@ -108,7 +108,9 @@ DECL_HANDLER(close_handle)
 DECL_HANDLER(open_process)
 {
     struct process *process = find_process_by_pid( (pid_t)req->pid );
+    uint32_t access = req->access;
 
     if (!process || !req->pid) return STATUS_INVALID_PARAMETER;
-    return alloc_handle( caller, process, OBJ_PROCESS, req->access, &reply->handle );
+    if (access & AWE_PROCESS_QUERY_INFORMATION) access |= AWE_PROCESS_QUERY_LIMITED_INFORMATION;
+    return alloc_handle( caller, process, OBJ_PROCESS, access, &reply->handle );
 }

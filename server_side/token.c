@@ -8,8 +8,9 @@ DECL_HANDLER(open_token)
     struct process *process;
     NTSTATUS status;
 
-    /* the process handle needs no particular access to open its token in this model */
-    if ((status = get_handle_object( caller, req->process, OBJ_PROCESS, 0, (void **)&process )))
+    /* as on Windows, the process handle must grant PROCESS_QUERY_LIMITED_INFORMATION */
+    if ((status = get_handle_object( caller, req->process, OBJ_PROCESS,
+                                     AWE_PROCESS_QUERY_LIMITED_INFORMATION, (void **)&process )))
         return status;
     return alloc_handle( caller, process, OBJ_TOKEN, req->access, &reply->handle );
 }

@@ -407,6 +407,43 @@ START_TEST(test_out_of_handles)
 }
 END_TEST
 
+/* A token is opened through a process handle only with PROCESS_QUERY_LIMITED_INFORMATION
+ * (which PROCESS_QUERY_INFORMATION implies), as on Windows: a handle for memory operations
+ * alone cannot change another process's privileges. */
+START_TEST(test_token_needs_query_access)
+{
+    union awe_reply_buffer reply;
+    struct init_process_reply init;
+    struct open_process_request open = { .header = { AWE_REQ_open_process, sizeof(open) },
+                                         .pid = (uint32_t)getpid() };
+    struct open_token_request token = { .header = { AWE_REQ_open_token, sizeof(token) },
+                                        .access = AWE_TOKEN_ADJUST_PRIVILEGES };
+    static const struct { uint32_t access; NTSTATUS status; } tests[] =
+    {
+        { AWE_PROCESS_VM_OPERATION, STATUS_ACCESS_DENIED },
+        { 0, STATUS_ACCESS_DENIED },
+        { AWE_PROCESS_QUERY_LIMITED_INFORMATION, STATUS_SUCCESS },
+        { AWE_PROCESS_QUERY_INFORMATION, STATUS_SUCCESS },
+    };
+    int fd = raw_connect(), fds[5];
+    unsigned int i;
+
+    ck_assert_int_eq( raw_init( fd, &init, fds ), STATUS_SUCCESS );
+    for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+    {
+        open.access = tests[i].access;
+        ck_assert_int_eq( raw_request( fd, &open, sizeof(open), &reply, sizeof(reply) ), STATUS_SUCCESS );
+        token.process = reply.open_process.handle;
+        ck_assert_msg( raw_request( fd, &token, sizeof(token), &reply, sizeof(reply) ) == tests[i].status,
+                       "access %#x: status %#x", tests[i].access, (unsigned int)reply.header.status );
+    }
+    token.process = AWE_CURRENT_PROCESS;
+    ck_assert_int_eq( raw_request( fd, &token, sizeof(token), &reply, sizeof(reply) ), STATUS_SUCCESS );
+    close_fds( fds, 5 );
+    close( fd );
+}
+END_TEST
+
 /* ---- starting and stopping --------------------------------------------------------------- */
 
 /* A stop request right after the server accepts its first connection, many times: it always
@@ -434,6 +471,7 @@ AWE_DEFINE_SUITE(hostile)
     tcase_add_checked_fixture( lifecycle, setup, teardown );
     tcase_add_test( shm, test_forged_shared_memory );
     tcase_add_test( shm, test_descriptor_seals );
+    tcase_add_test( shm, test_token_needs_query_access );
     tcase_add_test( limits, test_out_of_descriptors );
     tcase_add_test( limits, test_out_of_tags );
     tcase_add_test( limits, test_out_of_handles );
