@@ -7,7 +7,8 @@
  * run), CHAOS_PHASES (e.g. "kill,forge" or "1,4"), CHAOS_LIMIT_MB (the server's --limit, 256),
  * CHAOS_CLIENT_DEADLINE (seconds a call to a stopped server may take before failing, 5),
  * CHAOS_ACK_DEADLINE (seconds a cross-process Free may take, 5: the server's 2 s ack timeout
- * plus slack), CHAOS_PROBE_DEADLINE (seconds for a well-behaved round trip, 5), CHAOS_VERBOSE.
+ * plus slack), CHAOS_PROBE_DEADLINE (seconds for a well-behaved round trip, 5), CHAOS_VERBOSE,
+ * CHAOS_SERVER_TRACE (start the server with -d: its log traces every request).
  * Exit status: 0 when no violation was seen and no frame leaked, 1 otherwise, 2 on bad usage. */
 
 #include <dirent.h>
@@ -636,7 +637,8 @@ static void server_exec( struct chaos_server *s )
     snprintf( dir, sizeof(dir), "--dir=%s", s->dir );
     snprintf( limit, sizeof(limit), "--limit=%uM", cfg.limit_mb );
     snprintf( delay, sizeof(delay), "--exit-delay=%u", s->exit_delay );
-    execl( cfg.server, "awe-server", "--foreground", dir, limit, delay, (char *)NULL );
+    if (cfg.server_trace) execl( cfg.server, "awe-server", "-d", dir, limit, delay, (char *)NULL );
+    else execl( cfg.server, "awe-server", "--foreground", dir, limit, delay, (char *)NULL );
     _exit( 127 );
 }
 
@@ -980,6 +982,7 @@ int main( int argc, char **argv )
     cfg.ack_deadline_ms = env_unsigned( "CHAOS_ACK_DEADLINE", cfg.ack_deadline_ms / 1000 ) * 1000;
     cfg.probe_deadline_ms = env_unsigned( "CHAOS_PROBE_DEADLINE", cfg.probe_deadline_ms / 1000 ) * 1000;
     cfg.verbose = (int)env_unsigned( "CHAOS_VERBOSE", 0 );
+    cfg.server_trace = (int)env_unsigned( "CHAOS_SERVER_TRACE", 0 );
     cfg.phases = getenv( "CHAOS_PHASES" );
     if (seed_env && *seed_env) cfg.seed = strtoull( seed_env, NULL, 0 );
     else cfg.seed = now_us() ^ ((uint64_t)getpid() << 32);

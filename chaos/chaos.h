@@ -67,6 +67,7 @@ struct chaos_config
     unsigned    probe_deadline_ms;   /* CHAOS_PROBE_DEADLINE: a well-behaved round trip */
     unsigned    answer_deadline_ms;  /* get_status answered within this */
     int         verbose;             /* CHAOS_VERBOSE */
+    int         server_trace;        /* CHAOS_SERVER_TRACE: the server runs with -d */
 };
 
 extern struct chaos_config cfg;
