@@ -392,6 +392,21 @@ static int t_close( struct tamper_ctx *c )
     return close( c->fd ) ? refused( c, "close" ) : 1;
 }
 
+/* Every descriptor of the reply at once (offered on the first one only). */
+static int t_close_all( struct tamper_ctx *c )
+{
+    int i, closed = 0;
+
+    if (c->fd != c->s->fds[0]) return -1;
+    for (i = 0; i < c->s->nfds; i++)
+        if (c->s->fds[i] >= 0 && !close( c->s->fds[i] ))
+        {
+            c->s->fds[i] = -1;
+            closed++;
+        }
+    return closed ? 1 : refused( c, "close" );
+}
+
 static int t_send_back( struct tamper_ctx *c )
 {
     struct get_status_request req = { .header = { AWE_REQ_get_status, sizeof(req) } };
@@ -440,6 +455,7 @@ static const struct
     { "write it 10000 times",                   t_write_many, EVENT_KINDS },
     { "write the largest count",                t_write_max, (1u << KIND_EVENTFD) },
     { "close it",                               t_close, ANY_KIND & ~(1u << KIND_SOCKET) },
+    { "close every descriptor of the reply",    t_close_all, (1u << KIND_MEMFD) },
     { "send it back to the server",             t_send_back, ANY_KIND & ~(1u << KIND_SOCKET) },
 };
 
@@ -482,7 +498,7 @@ static int self_check( struct raw_session *s, volatile char *view, uint64_t *pfn
         broken = 1;
     }
     n = *held;
-    if (!view || fstat( s->fds[0], &st ) || st.st_size <= 0) return broken;
+    if (!view || s->fds[0] < 0 || fstat( s->fds[0], &st ) || st.st_size <= 0) return broken;
     if ((sig = sigsetjmp( fault_jmp, 1 )))
     {
         snprintf( detail + used, 256 - used, "%sreading frames it owns through its memfd raised signal %d",
