@@ -353,6 +353,8 @@ static int wait_exit( pid_t pid, unsigned deadline_ms, int *status )
     unsigned pause = 200;
     pid_t ret;
 
+    /* never waitpid( -1 ): a failed fork must not make us reap the server */
+    if (pid <= 0) return -ECHILD;
     for (;;)
     {
         if ((ret = waitpid( pid, status, WNOHANG )) == pid) return 0;
@@ -637,8 +639,9 @@ static void server_exec( struct chaos_server *s )
     snprintf( dir, sizeof(dir), "--dir=%s", s->dir );
     snprintf( limit, sizeof(limit), "--limit=%uM", cfg.limit_mb );
     snprintf( delay, sizeof(delay), "--exit-delay=%u", s->exit_delay );
-    if (cfg.server_trace) execl( cfg.server, "awe-server", "-d", dir, limit, delay, (char *)NULL );
-    else execl( cfg.server, "awe-server", "--foreground", dir, limit, delay, (char *)NULL );
+    /* cfg.unlocked is NULL unless needed, which ends the argument list there */
+    if (cfg.server_trace) execl( cfg.server, "awe-server", "-d", dir, limit, delay, cfg.unlocked, (char *)NULL );
+    else execl( cfg.server, "awe-server", "--foreground", dir, limit, delay, cfg.unlocked, (char *)NULL );
     _exit( 127 );
 }
 
@@ -672,7 +675,7 @@ int server_start( struct chaos_server *s )
         }
         sleep_ms( 10 );
     }
-    if (raw_call( s->anchor, &req, sizeof(req), reply, sizeof(reply), 5000 ) < (ssize_t)sizeof(req))
+    if (raw_call( s->anchor, &req, sizeof(req), reply, sizeof(reply), 5000 ) < (ssize_t)sizeof(struct get_status_reply))
     {
         note( "the new server does not answer" );
         server_kill( s );
@@ -1000,6 +1003,17 @@ int main( int argc, char **argv )
             "client deadline %u s, ack deadline %u s\n", (unsigned long long)cfg.seed,
             (unsigned long long)cfg.seed, cfg.seconds, cfg.limit_mb, cfg.client_deadline_ms / 1000,
             cfg.ack_deadline_ms / 1000 );
+    /* a user who may lock less than the limit would see partial allocations everywhere */
+    {
+        struct rlimit lim;
+        if (geteuid() && !getrlimit( RLIMIT_MEMLOCK, &lim ) && lim.rlim_cur != RLIM_INFINITY &&
+            lim.rlim_cur < ((rlim_t)cfg.limit_mb << 20) * 2)
+        {
+            printf( "chaos: RLIMIT_MEMLOCK is %llu KiB: the server runs --unlocked\n",
+                    (unsigned long long)(lim.rlim_cur >> 10) );
+            cfg.unlocked = "--unlocked";
+        }
+    }
     if (server_start( &main_server ))
     {
         printf( "chaos: cannot start %s\n", cfg.server );

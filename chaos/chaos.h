@@ -68,6 +68,7 @@ struct chaos_config
     unsigned    answer_deadline_ms;  /* get_status answered within this */
     int         verbose;             /* CHAOS_VERBOSE */
     int         server_trace;        /* CHAOS_SERVER_TRACE: the server runs with -d */
+    const char *unlocked;            /* "--unlocked" when this user cannot lock the limit, else NULL */
 };
 
 extern struct chaos_config cfg;

@@ -250,6 +250,18 @@ static void storm_wave( struct storm_slot *board, unsigned nworkers, unsigned *f
     while (left)
     {
         t = now_ms() - start;
+        if (t > 40000)
+        {
+            /* every worker was killed or told to exit long ago: the wave itself has a deadline */
+            for (i = 0; i < nworkers; i++)
+                if (!workers[i].done)
+                {
+                    violation( "a kill-storm client (%s) was still there 40 s into its wave, in %s",
+                               fate_names[workers[i].fate], worker_op( &board[i] ) );
+                    child_kill( workers[i].pid );
+                }
+            break;
+        }
         for (i = 0; i < nworkers; i++)
         {
             struct storm_worker_state *w = &workers[i];

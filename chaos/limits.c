@@ -201,6 +201,11 @@ void phase_stopped_server( unsigned budget_ms )
             violation( "a client could not set up before the server was stopped (%s)", role_names[i] );
             failed = 1;
         }
+    if (!failed && !server_alive( &main_server ))
+    {
+        violation( "the server died before it could be stopped (%s)", main_server.ended );
+        failed = 1;
+    }
     if (failed)
     {
         for (i = 0; i < ROLE_COUNT; i++) child_kill( pids[i] );

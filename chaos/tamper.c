@@ -621,6 +621,7 @@ static int run_tampering( struct tamper_report *report, unsigned fd_index, unsig
         atomic_store( &report->quit, 1 );
         child_wait( pid, 5000, NULL );
         server_settle( &main_server, what );
+        counts[3]++;
         return 0;
     }
     if (report->accepted)
@@ -666,7 +667,7 @@ void phase_tamper( unsigned budget_ms )
 {
     struct tamper_report *report = shared_alloc( sizeof(*report) );
     struct fd_info fds[RAW_MAX_FDS + 1];
-    unsigned nfds, i, t, counts[3] = { 0, 0, 0 }, tried = 0;
+    unsigned nfds, i, t, counts[4] = { 0, 0, 0, 0 }, tried = 0;
     char desc[160];
 
     /* the descriptors a client gets, and what they are */
@@ -689,6 +690,6 @@ void phase_tamper( unsigned budget_ms )
             run_tampering( report, i, t, counts );
         }
     printf( "   %u tamperings: %u refused, %u accepted (%u of which broke the server's promises to the "
-            "tamperer)\n", tried, counts[0], counts[1], counts[2] );
+            "tamperer), %u did not apply\n", tried, counts[0], counts[1], counts[2], counts[3] );
     (void)budget_ms;
 }

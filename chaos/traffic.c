@@ -75,6 +75,7 @@ struct worker
 };
 
 static uint64_t calls, stamps;
+static int remote_probe_failed;
 
 static char *page_addr( struct worker *w, int page )
 {
@@ -322,17 +323,30 @@ static void op_cross_free( struct worker *w )
         violation( "a Free of %u frames of pid %d, a live and well-behaved client, through a handle took %llu ms: "
                    "the owner did not acknowledge the unmap before the server's timeout, and %s", DONATION_PAGES,
                    (int)owner, (unsigned long long)elapsed,
-                   read_probe( owner, d->addr ) ? "the pages were gone by then"
-                                                : "still had the pages mapped when the Free returned" );
+                   !read_probe( owner, d->addr ) ? "still had the pages mapped when the Free returned"
+                   : read_probe( owner, d->addr ) == -EFAULT ? "the pages were gone by then"
+                                                             : "its pages could not be checked" );
     }
     else
         for (i = 0; i < DONATION_PAGES; i++)
-            if (!read_probe( owner, d->addr + i * CHAOS_PAGE ))
+        {
+            int ret = read_probe( owner, d->addr + i * CHAOS_PAGE );
+
+            if (!ret)
             {
                 violation( "pid %d could still read a frame another process freed when that Free returned "
                            "(after %llu ms)", (int)owner, (unsigned long long)elapsed );
                 break;
             }
+            if (ret != -EFAULT)
+            {
+                /* Yama or a sandbox: the owner checks for itself below, a little later */
+                if (!__atomic_exchange_n( &remote_probe_failed, 1, __ATOMIC_RELAXED ))
+                    note( "cannot read another process's memory (%s): the owner's pages are checked by the "
+                          "owner only", strerror( -ret ) );
+                break;
+            }
+        }
     CloseHandle( process );
     atomic_store( &d->state, DONATION_FREED );
 }
