@@ -197,7 +197,9 @@ extern NTSTATUS raw_open_process( struct raw_session *s, uint32_t pid, uint32_t 
 extern uint64_t raw_pfn( const struct raw_session *s, uint32_t tag, uint32_t index );
 extern int raw_frame_owned( const struct raw_session *s, const void *table, uint64_t pfn );
 
-/* ---- the phases ---------------------------------------------------------------------------- */
+/* ---- the phases ---------------------------------------------------------------------------- *
+ * Each reports its violations itself; the timed ones (kill storms, hostile clients, traffic)
+ * run for about budget_ms, the others do a fixed amount of work and ignore it. */
 
 extern void phase_kill_storms( unsigned budget_ms );
 extern void phase_hostile( unsigned budget_ms );

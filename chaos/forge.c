@@ -401,5 +401,4 @@ void phase_forge( unsigned budget_ms )
     }
     printf( "   %llu forged states, %llu violations\n", (unsigned long long)(fig_get( &fig->forgeries ) - forged0),
             (unsigned long long)(fig_get( &fig->violations ) - v0) );
-    (void)budget_ms;
 }

@@ -117,7 +117,6 @@ void phase_emfile( unsigned budget_ms )
     if (!server_check( &second, "a connection flood at RLIMIT_NOFILE 40" ))
         server_settle( &second, "a connection flood at RLIMIT_NOFILE 40" );
     server_stop( &second, "the end of the connection flood" );
-    (void)budget_ms;
 }
 
 /* ---- a stopped server --------------------------------------------------------------------- */
@@ -248,5 +247,4 @@ void phase_stopped_server( unsigned budget_ms )
         else if (i != ROLE_MAP && !r->error)
             violation( "%s failed without an error code", role_names[i] );
     }
-    (void)budget_ms;
 }

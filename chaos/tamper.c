@@ -691,5 +691,4 @@ void phase_tamper( unsigned budget_ms )
         }
     printf( "   %u tamperings: %u refused, %u accepted (%u of which broke the server's promises to the "
             "tamperer), %u did not apply\n", tried, counts[0], counts[1], counts[2], counts[3] );
-    (void)budget_ms;
 }
