@@ -609,7 +609,8 @@ int status_raw( const char *dir, struct status_info *info, unsigned deadline_ms 
         row->allocated = ps[i].frames_allocated;
         row->quarantined = ps[i].frames_quarantined;
         row->locked = ps[i].frames_locked;
-        row->memfd = ps[i].memfd_frames;
+        /* the fourth counter changed meaning with protocol 3: only --status's column is used */
+        row->memfd = 0;
         row->mapped = ps[i].mapped_pages;
         row->vmas = ps[i].vmas;
     }

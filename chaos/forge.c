@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -281,11 +282,22 @@ static void __attribute__((noreturn)) forger_run( struct forge_report *report, e
     atomic_store( &report->ready, 1 );
     while (!atomic_load( &report->quit ))
     {
-        if (mode == FORGE_ACK_AHEAD && f.signal_fd >= 0)
+        if (mode == FORGE_ACK_AHEAD)
         {
-            uint64_t one = 1;
             forge_all( &f, value_garbage );
-            if (write( f.signal_fd, &one, sizeof(one) ) < 0) break;
+            if (f.signal_fd >= 0)
+            {
+                uint64_t one = 1;
+                if (write( f.signal_fd, &one, sizeof(one) ) < 0) break;
+            }
+#ifdef AWE_REQ_ack_unmap
+            /* protocol 3 acknowledges with a request: claim sequences never announced */
+            {
+                struct ack_unmap_request ack = { .header = { AWE_REQ_ack_unmap, sizeof(ack) },
+                                                 .seq = (uint32_t)rng_next( &rng ) };
+                if (raw_send( f.s.fd, &ack, sizeof(ack), NULL, 0, MSG_DONTWAIT ) == -EPIPE) break;
+            }
+#endif
         }
         sleep_ms( 1 );
     }
