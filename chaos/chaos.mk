@@ -8,6 +8,7 @@
 #   CHAOS_SEED=0x...         replay a run (every run prints its seed)
 #   CHAOS_PHASES=kill,forge  run some phases only (kill hostile tamper forge traffic emfile stop, or 1-7)
 #   CHAOS_CLIENT_DEADLINE=5  seconds a library call to a stopped server may take before it fails
+#                            (its clients get it as AWE_SERVER_TIMEOUT unless that is set)
 #   CHAOS_ACK_DEADLINE=5     seconds a cross-process Free may take (the server's ack timeout + slack)
 #   CHAOS_PROBE_DEADLINE=5   seconds a well-behaved Allocate+Map+Free round trip may take
 #   CHAOS_LIMIT_MB=256       the server's --limit

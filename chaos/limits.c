@@ -5,8 +5,10 @@
  * floods it with connections: once accept fails with EMFILE the server must neither spin nor
  * stop serving the clients it has, and once the flood closes --status and a new client must
  * work again.  Phase 7 stops the main server (SIGSTOP) for longer than the client's deadline
- * (CHAOS_CLIENT_DEADLINE): every library call that needs the server must fail within that
- * deadline instead of hanging, while Map and unmap, which never need the server, go on. */
+ * (CHAOS_CLIENT_DEADLINE, which its clients also get as AWE_SERVER_TIMEOUT, the library's
+ * setting, unless that is set already): every library call that needs the server must fail
+ * within that deadline instead of hanging, while Map and unmap, which never need the server,
+ * go on. */
 
 #include <errno.h>
 #include <signal.h>
@@ -145,8 +147,13 @@ static void __attribute__((noreturn)) stopped_client( struct stopped_report *rep
     ULONG_PTR pfns[16], n = 16, i;
     HANDLE process;
     char *window = NULL;
+    char timeout[32];
     uint64_t t0;
 
+    /* the library's own deadline (AWE_SERVER_TIMEOUT, where it has one) is the one expected,
+     * unless the caller set it otherwise */
+    snprintf( timeout, sizeof(timeout), "%u", cfg.client_deadline_ms / 1000 );
+    setenv( "AWE_SERVER_TIMEOUT", timeout, 0 );
     r->pid = (int32_t)getpid();
     if (role != ROLE_ATTACH)
     {
