@@ -12,6 +12,7 @@
 #   make engine           the AWE engine as a static library for other hosts (Wine's ntdll)
 #   make install          prefix=/usr/local DESTDIR= ; make uninstall ; make clean
 #   make winetests-mingw  the conformance tests for Windows (build/mingw/awe_test.exe)
+#   make chaos            the chaos suite: kill storms, hostile clients, tampering (chaos/chaos.mk)
 #
 # Each target first installs the Debian packages it lacks, saying so (need_packages below);
 # NO_APT=1 leaves packages alone.
@@ -465,5 +466,7 @@ distclean: clean
 
 # Objects of single-file programs are intermediate to make; keep them between builds.
 .SECONDARY:
+
+include chaos/chaos.mk
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
