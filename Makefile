@@ -11,6 +11,9 @@
 #   make bench-quick      the same with reduced sizes, in under a minute (plot if gnuplot is there)
 #   make install          prefix=/usr/local DESTDIR= ; make uninstall ; make clean
 #   make winetests-mingw  the conformance tests for Windows (build/mingw/awe_test.exe)
+#   make wine             patched Wine 8.0 modules over Debian's Wine: build/wine/bin/wine
+#   make wine-check       build/mingw/awe_test.exe under it (0 failures), and under stock Wine
+#   make wine-run         the demo, built with mingw, under it (wine/README.md)
 #
 # CFLAGS belongs to the user; mandatory flags are added with override.  WERROR=1 (CI) turns
 # warnings into errors.  SANITIZE=thread|address,undefined builds an instrumented tree in
@@ -382,5 +385,7 @@ distclean: clean
 
 # Objects of single-file programs are intermediate to make; keep them between builds.
 .SECONDARY:
+
+include wine/wine.mk
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
