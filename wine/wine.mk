@@ -78,17 +78,24 @@ wine-devtree:
 # The sub-makes keep the order: make wine installs the cross compiler the exe needs.
 wine-check:
 	$(Q)$(MAKE) --no-print-directory wine
-	$(Q)$(MAKE) --no-print-directory $(MINGW_BIN) $(SERVER_BIN)
+	$(Q)$(MAKE) --no-print-directory wine-check-programs
 	$(Q)WINE_OUT_DIR='$(abspath $(WINE_OUT))' WINE_PREFIX_ROOT='$(abspath $(BUILDDIR)/wine-prefix)' \
 	    WINE_TIMEOUT=$(WINE_TIMEOUT) AWE_SERVER='$(abspath $(SERVER_BIN))' \
 	    WINETEST_MB=$(WINETEST_MB) bash wine/run-wine.sh check '$(abspath $(MINGW_BIN))'
 
 wine-run:
 	$(Q)$(MAKE) --no-print-directory wine
-	$(Q)$(MAKE) --no-print-directory $(MINGW_DEMO) $(SERVER_BIN)
+	$(Q)$(MAKE) --no-print-directory wine-run-programs
 	$(Q)WINE_OUT_DIR='$(abspath $(WINE_OUT))' WINE_PREFIX_ROOT='$(abspath $(BUILDDIR)/wine-prefix)' \
 	    WINE_TIMEOUT=$(WINE_TIMEOUT) AWE_SERVER='$(abspath $(SERVER_BIN))' \
 	    bash wine/run-wine.sh run '$(abspath $(MINGW_DEMO))'
+
+# (targets of their own, so that the sub-makes say nothing when all is up to date)
+.PHONY: wine-check-programs wine-run-programs
+wine-check-programs: $(MINGW_BIN) $(SERVER_BIN)
+	@:
+wine-run-programs: $(MINGW_DEMO) $(SERVER_BIN)
+	@:
 
 # The demo for Windows: the same source, built by mingw-w64 against the Windows SDK headers.
 $(MINGW_DEMO): demo/awe_demo.c
