@@ -58,6 +58,9 @@ built_files=(
 say() { printf '  %-8s %s\n' WINE "$*"; }
 die() { printf 'make wine: %s\n' "$*" >&2; exit 1; }
 in_dir() { (cd "$1" && shift && "$@"); }
+# Wine's configure and make see none of the project make's settings (MAKEFLAGS carries its
+# command-line variables and jobserver; CFLAGS and friends may come from its environment).
+wine_env() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u CC -u CFLAGS -u CPPFLAGS -u LDFLAGS "$@"; }
 
 # run_logged LOG CMD...: the command (a program or a function of this script, which then
 # stops at its first failing command) runs with its output in $logs/LOG, and on the terminal
@@ -243,6 +246,20 @@ unapply_series()
     done
 }
 
+# server/protocol.def may have changed: the generated protocol files follow it.  Debian's
+# make_requests always rewrites server_protocol.h (it compares against an unbumped protocol
+# version), so a file it leaves as it was gets its old time back.
+regenerate_protocol()
+{
+    local f outs=(include/wine/server_protocol.h server/trace.generated server/request.generated)
+    for f in "${outs[@]}"; do cp -p "$f" "$f.keep"; done
+    ./tools/make_requests
+    for f in "${outs[@]}"; do
+        cmp -s "$f" "$f.keep" && touch -r "$f.keep" "$f"
+        rm -f "$f.keep"
+    done
+}
+
 step_patch()
 {
     local key p n=0 saved f
@@ -275,11 +292,9 @@ step_patch()
             die "${p##*/} does not apply to Debian's Wine $(cat "$stamps/fetch") with the patches before it"
         fi
         patch -d "$tree" -p1 -f -s --no-backup-if-mismatch < "$p"
-        cp "$p" "$applied/$(printf '%04d' $n)-${p##*/}"
+        cp "$p" "$applied/$(printf '%04d' $n).patch"
     done
-    # server/protocol.def may have changed: the generated protocol files follow it (the tool
-    # rewrites only the files whose content changes)
-    run_logged make_requests.log in_dir "$tree" ./tools/make_requests
+    run_logged make_requests.log in_dir "$tree" regenerate_protocol
     if [ -n "${saved:-}" ] && [ -f "$saved" ]; then
         while read -r sum time f; do
             [ -f "$tree/$f" ] && [ "$(sha256sum < "$tree/$f" | cut -c1-64)" = "$sum" ] &&
@@ -304,7 +319,7 @@ step_configure()
     fi
     say "configuring with Debian's paths (30 s)"
     # shellcheck disable=SC2086  # the flags are words
-    run_logged configure.log in_dir "$tree" ./configure $WINE_CONFIGURE_FLAGS
+    run_logged configure.log in_dir "$tree" wine_env ./configure $WINE_CONFIGURE_FLAGS
     stamp_set configure "$key"
 }
 
@@ -331,7 +346,7 @@ step_build()
     else
         say "building ${make_targets[*]} and Wine's build tools (5 min)"
     fi
-    run_logged build.log make -C "$tree" -j"$WINE_JOBS" "${make_targets[@]}" \
+    run_logged build.log wine_env make -C "$tree" -j"$WINE_JOBS" "${make_targets[@]}" \
         AWE_ENGINE_LIBS="$WINE_NTDLL_EXTRA_LIBS" AWE_ENGINE_CFLAGS="$WINE_NTDLL_EXTRA_CFLAGS"
     for item in "${built_files[@]}"; do
         read -r from _ <<< "$item"
