@@ -208,7 +208,7 @@ step_pristine()
     say "unpacking the source package, applying Debian's patches (dpkg-source -x, 1 min)"
     # (from the download directory: dpkg-source links the orig tarball into the current one)
     run_logged dpkg-source.log in_dir "$src/download" dpkg-source -x "wine_${ver#*:}.dsc" "$pristine.tmp"
-    say "generating what the repack leaves out (debian/rules steps; make_unicode: 7 min)"
+    say "generating what the repack leaves out (debian/rules steps with make_unicode: 7-12 min)"
     run_logged generate.log in_dir "$pristine.tmp" generate_sources
     mv "$pristine.tmp" "$pristine"
     stamp_set pristine "$key"
@@ -332,7 +332,8 @@ step_build()
     read -r -a extra_headers <<< "$WINE_NTDLL_EXTRA_HEADERS"
     libs_key="$(printf '%s' "$WINE_NTDLL_EXTRA_LIBS" | hash_text) $(hash_files "${extra_libs[@]}")"
     cflags_key="$(printf '%s' "$WINE_NTDLL_EXTRA_CFLAGS" | hash_text) $(hash_files "${extra_headers[@]}")"
-    key="$(cat "$stamps/patch") $(cat "$stamps/configure") $libs_key $cflags_key ${make_targets[*]}"
+    key="$(cat "$stamps/patch") $(cat "$stamps/configure") $libs_key $cflags_key"
+    key="$key $(declare -f step_build | hash_text) ${make_targets[*]}"
     for item in "${built_files[@]}"; do
         read -r from _ <<< "$item"
         [ -f "$tree/$from" ] || missing=1
@@ -344,10 +345,11 @@ step_build()
     if [ -f "$tree/server/wineserver" ]; then
         say "building what changed of ${make_targets[*]}"
     else
-        say "building ${make_targets[*]} and Wine's build tools (5 min)"
+        say "building ${make_targets[*]} and Wine's build tools (3-5 min)"
     fi
     run_logged build.log wine_env make -C "$tree" -j"$WINE_JOBS" "${make_targets[@]}" \
-        AWE_ENGINE_LIBS="$WINE_NTDLL_EXTRA_LIBS" AWE_ENGINE_CFLAGS="$WINE_NTDLL_EXTRA_CFLAGS"
+        AWE_ENGINE_LIBS="$WINE_NTDLL_EXTRA_LIBS" AWE_ENGINE_CFLAGS="$WINE_NTDLL_EXTRA_CFLAGS" \
+        VENDOR="Debian $(cat "$stamps/fetch") with the AWE series"
     for item in "${built_files[@]}"; do
         read -r from _ <<< "$item"
         [ -f "$tree/$from" ] || die "the build did not leave $tree/$from ($logs/build.log)"
