@@ -239,7 +239,8 @@ fresh_tree()
 unapply_series()
 {
     local p
-    for p in $(ls "$applied" | sort -r); do
+    [ -n "$(ls "$applied")" ] || return 0
+    for p in $(cd "$applied" && printf '%s\n' *.patch | sort -r); do
         echo "reverting $p"
         patch -d "$tree" -p1 -R -f -s --no-backup-if-mismatch < "$applied/$p" || return 1
         rm "$applied/$p"
@@ -327,7 +328,7 @@ step_configure()
 
 step_build()
 {
-    local key libs_key cflags_key item from missing=0 extra_libs
+    local key libs_key cflags_key item from absent=0 extra_libs extra_headers
     read -r -a extra_libs <<< "$WINE_NTDLL_EXTRA_LIBS"
     read -r -a extra_headers <<< "$WINE_NTDLL_EXTRA_HEADERS"
     libs_key="$(printf '%s' "$WINE_NTDLL_EXTRA_LIBS" | hash_text) $(hash_files "${extra_libs[@]}")"
@@ -336,9 +337,9 @@ step_build()
     key="$key $(declare -f step_build | hash_text) ${make_targets[*]}"
     for item in "${built_files[@]}"; do
         read -r from _ <<< "$item"
-        [ -f "$tree/$from" ] || missing=1
+        [ -f "$tree/$from" ] || absent=1
     done
-    [ "$missing" = 0 ] && stamp_ok build "$key" && return
+    [ "$absent" = 0 ] && stamp_ok build "$key" && return
     # the engine link hook: make does not know these files, so their changes are ours to see
     stamp_ok hook-libs "$libs_key" || rm -f "$tree/dlls/ntdll/ntdll.so"
     stamp_ok hook-cflags "$cflags_key" || rm -f "$tree/dlls/ntdll/unix/awe.o"

@@ -75,10 +75,10 @@ failures_of() { sed -n -E 's/^[0-9]+ passed, ([0-9]+) failed, [0-9]+ skipped$/\1
 # with_awe_server CMD...: CMD with a private awe-server for its run (make check's settings)
 with_awe_server()
 {
-    local dir spid up=0 rc i
+    local dir spid up=0 rc
     dir=$(mktemp -d); chmod 700 "$dir"
     "$AWE_SERVER" --foreground --exit-delay=100000 --limit="${WINETEST_MB}M" --dir="$dir" & spid=$!
-    for i in $(seq 300); do
+    for _ in $(seq 300); do
         "$AWE_SERVER" --status --dir="$dir" > /dev/null 2>&1 && { up=1; break; }
         sleep 0.1
     done
