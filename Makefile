@@ -13,6 +13,9 @@
 #   make install          prefix=/usr/local DESTDIR= ; make uninstall ; make clean
 #   make winetests-mingw  the conformance tests for Windows (build/mingw/awe_test.exe)
 #   make chaos            the chaos suite: kill storms, hostile clients, tampering (chaos/chaos.mk)
+#   make wine             patched Wine 8.0 modules over Debian's Wine: build/wine/bin/wine
+#   make wine-check       build/mingw/awe_test.exe under it (0 failures), and under stock Wine
+#   make wine-run         the demo, built with mingw, under it (wine/README.md)
 #
 # Each target first installs the Debian packages it lacks, saying so (need_packages below);
 # NO_APT=1 leaves packages alone.
@@ -468,5 +471,6 @@ distclean: clean
 .SECONDARY:
 
 include chaos/chaos.mk
+include wine/wine.mk
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+-include $(shell find $(B) -path $(WINE_SRC) -prune -o -name '*.d' -type f -print 2>/dev/null)

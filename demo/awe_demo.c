@@ -4,11 +4,17 @@
  * Enables SeLockMemoryPrivilege, allocates physical pages, reserves a window, maps, writes,
  * remaps elsewhere, scatters, verifies, unmaps and frees, printing each step.  Written only
  * against <awe.h>: it builds with `cc awe_demo.c $(pkg-config --cflags --libs awe)`.  The server
- * starts on the first call.  Exits 1 if any check fails. */
+ * starts on the first call.  The same source is a Windows program when built with mingw-w64
+ * against <windows.h> (make wine-run runs it under the patched Wine).  Exits 1 if any check
+ * fails. */
 
 #include <stdio.h>
 #include <string.h>
-#include <awe.h>
+#ifdef _WIN32
+# include <windows.h>
+#else
+# include <awe.h>
+#endif
 
 #define PAGES 1024                 /* 4 MiB of physical pages */
 #define WINDOW_PAGES 256           /* 1 MiB window */
