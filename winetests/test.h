@@ -29,7 +29,10 @@
 #include <string.h>
 
 #ifdef _WIN32
-# define winetest_platform_is_wine 0
+# include <windows.h>
+/* under Wine the emulation is Wine's: todo_wine and win_skip apply, broken() does not */
+extern int winetest_running_under_wine( void );
+# define winetest_platform_is_wine winetest_running_under_wine()
 #else
 # define winetest_platform_is_wine 1
 #endif
@@ -100,6 +103,31 @@ struct winetest_counts
     long skipped;
 };
 
+/* Every entry point keeps the thread's last error as the test left it, so that
+ * ok( GetLastError() == ... ) sees the value of the call before it: on Windows, the first use
+ * of a __thread variable in a thread goes through TlsGetValue, which clears it. */
+#ifdef _WIN32
+# define WINETEST_SAVE_ERROR    DWORD winetest_saved_error = GetLastError();
+# define WINETEST_RESTORE_ERROR SetLastError( winetest_saved_error );
+
+int winetest_running_under_wine( void )
+{
+    static int wine = -1;
+
+    if (wine < 0)
+    {
+        WINETEST_SAVE_ERROR
+        HMODULE ntdll = GetModuleHandleA( "ntdll.dll" );
+        wine = ntdll && GetProcAddress( ntdll, "wine_get_version" );
+        WINETEST_RESTORE_ERROR
+    }
+    return wine;
+}
+#else
+# define WINETEST_SAVE_ERROR
+# define WINETEST_RESTORE_ERROR
+#endif
+
 static struct winetest_counts winetest_counts;
 static int winetest_argc;
 static char **winetest_argv;
@@ -138,7 +166,7 @@ static struct winetest_where
     volatile int line;
 } *winetest_where;
 
-void winetest_set_location( const char *file, int line )
+static void winetest_set_location_unsaved( const char *file, int line )
 {
     winetest_file = file;
     winetest_line = line;
@@ -147,6 +175,13 @@ void winetest_set_location( const char *file, int line )
         winetest_where->file = file;
         winetest_where->line = line;
     }
+}
+
+void winetest_set_location( const char *file, int line )
+{
+    WINETEST_SAVE_ERROR
+    winetest_set_location_unsaved( file, line );
+    WINETEST_RESTORE_ERROR
 }
 
 static int winetest_vok( int condition, const char *msg, va_list args )
@@ -178,12 +213,14 @@ static int winetest_vok( int condition, const char *msg, va_list args )
 
 int winetest_ok( int condition, const char *msg, ... )
 {
+    WINETEST_SAVE_ERROR
     va_list args;
     int ret;
 
     va_start( args, msg );
     ret = winetest_vok( condition, msg, args );
     va_end( args );
+    WINETEST_RESTORE_ERROR
     return ret;
 }
 
@@ -197,34 +234,41 @@ static void winetest_vskip( const char *msg, va_list args )
 
 void winetest_skip( const char *msg, ... )
 {
+    WINETEST_SAVE_ERROR
     va_list args;
     va_start( args, msg );
     winetest_vskip( msg, args );
     va_end( args );
+    WINETEST_RESTORE_ERROR
 }
 
 /* A skip that is only acceptable on Windows: the emulation must implement what it guards. */
 void winetest_win_skip( const char *msg, ... )
 {
+    WINETEST_SAVE_ERROR
     va_list args;
     va_start( args, msg );
     if (winetest_platform_is_wine) winetest_vok( 0, msg, args );
     else winetest_vskip( msg, args );
     va_end( args );
+    WINETEST_RESTORE_ERROR
 }
 
 void winetest_trace( const char *msg, ... )
 {
+    WINETEST_SAVE_ERROR
     va_list args;
     winetest_print_prefix( "" );
     va_start( args, msg );
     vprintf( msg, args );
     va_end( args );
     fflush( stdout );
+    WINETEST_RESTORE_ERROR
 }
 
 void winetest_push_context( const char *fmt, ... )
 {
+    WINETEST_SAVE_ERROR
     va_list args;
     if (winetest_context_count < WINETEST_MAX_CONTEXT)
     {
@@ -233,35 +277,73 @@ void winetest_push_context( const char *fmt, ... )
         va_end( args );
     }
     winetest_context_count++;
+    WINETEST_RESTORE_ERROR
 }
 
-void winetest_pop_context( void )
+static void winetest_pop_context_unsaved( void )
 {
     if (winetest_context_count) winetest_context_count--;
 }
 
+void winetest_pop_context( void )
+{
+    WINETEST_SAVE_ERROR
+    winetest_pop_context_unsaved(  );
+    WINETEST_RESTORE_ERROR
+}
+
 /* todo_if() is a one-pass for loop; the todo state is a bit stack so that blocks nest. */
-void winetest_start_todo( int is_todo )
+static void winetest_start_todo_unsaved( int is_todo )
 {
     winetest_todo_level = (winetest_todo_level << 1) | (is_todo != 0);
     winetest_todo_pass = 1;
 }
 
-int winetest_loop_todo( void )
+void winetest_start_todo( int is_todo )
+{
+    WINETEST_SAVE_ERROR
+    winetest_start_todo_unsaved( is_todo );
+    WINETEST_RESTORE_ERROR
+}
+
+static int winetest_loop_todo_unsaved( void )
 {
     int run = winetest_todo_pass;
     winetest_todo_pass = 0;
     return run;
 }
 
-void winetest_end_todo( void )
+int winetest_loop_todo( void )
+{
+    WINETEST_SAVE_ERROR
+    int ret = winetest_loop_todo_unsaved(  );
+    WINETEST_RESTORE_ERROR
+    return ret;
+}
+
+static void winetest_end_todo_unsaved( void )
 {
     winetest_todo_level >>= 1;
 }
 
-int winetest_broken( int condition )
+void winetest_end_todo( void )
+{
+    WINETEST_SAVE_ERROR
+    winetest_end_todo_unsaved(  );
+    WINETEST_RESTORE_ERROR
+}
+
+static int winetest_broken_unsaved( int condition )
 {
     return !winetest_platform_is_wine && condition;
+}
+
+int winetest_broken( int condition )
+{
+    WINETEST_SAVE_ERROR
+    int ret = winetest_broken_unsaved( condition );
+    WINETEST_RESTORE_ERROR
+    return ret;
 }
 
 /* Returns argc and sets *argv to the program's arguments: the program, the test, then the
