@@ -11,6 +11,7 @@
 #   make bench-quick      the same with reduced sizes, in under a minute (plot if gnuplot is there)
 #   make install          prefix=/usr/local DESTDIR= ; make uninstall ; make clean
 #   make winetests-mingw  the conformance tests for Windows (build/mingw/awe_test.exe)
+#   make fuzz             build the libFuzzer harnesses (clang) and run each for FUZZ_SECONDS
 #
 # CFLAGS belongs to the user; mandatory flags are added with override.  WERROR=1 (CI) turns
 # warnings into errors.  SANITIZE=thread|address,undefined builds an instrumented tree in
@@ -381,5 +382,7 @@ distclean: clean
 
 # Objects of single-file programs are intermediate to make; keep them between builds.
 .SECONDARY:
+
+include fuzz/fuzz.mk
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
