@@ -296,7 +296,7 @@ static ULONG_PTR *prepare_array( size_t count )
     ULONG_PTR *array = h.array + h.array_max - count;
     size_t i;
 
-    for (i = 0; i < count; i++) array[i] = 0xcccccccccccccccc;
+    memset( array, 0xcc, count * sizeof(*array) );
     for (i = 0; i < FUZZ_CANARIES; i++) h.array[h.array_max + i] = CANARY;
     return array;
 }
