@@ -53,9 +53,10 @@
 #define FUZZ_SRV_CFG_SMALL_RES  0x10 /* a --reserve of one frame: MemAvailable is read */
 #define FUZZ_SRV_CFG_UNLOCKED   0x20 /* --unlocked */
 #define FUZZ_SRV_CFG_DEBUG      0x40 /* -d: the request traces (written to /dev/null) */
-#define FUZZ_SRV_QUOTA          48
-#define FUZZ_SRV_LIMIT          160
-#define FUZZ_SRV_INDEX_BITS     9    /* --pfn-bits=9:3: 512 frames a process, 7 tags */
+#define FUZZ_SRV_QUOTA          24
+#define FUZZ_SRV_LIMIT          64
+#define FUZZ_SRV_INDEX_BITS     7    /* --pfn-bits=7:3: 128 frames a process, 7 tags (every */
+                                     /* frame allocated is populated: they must stay few) */
 #define FUZZ_SRV_TAG_BITS       3
 
 enum fuzz_srv_action

@@ -195,10 +195,10 @@ static void server_seeds( void )
 
     /* quota, limit and reserve cut requests, then refuse them */
     start(); put8( FUZZ_SRV_CFG_QUOTA ); srv_init( 0 ); srv_enable( 0, FIRST_HANDLE );
-    srv_alloc( 0, AWE_CURRENT_PROCESS, 40 ); srv_alloc( 0, AWE_CURRENT_PROCESS, 40 );
+    srv_alloc( 0, AWE_CURRENT_PROCESS, FUZZ_SRV_QUOTA - 4 ); srv_alloc( 0, AWE_CURRENT_PROCESS, 8 );
     srv_alloc( 0, AWE_CURRENT_PROCESS, 1 ); finish( "quota" );
     start(); put8( 0 ); srv_init( 0 ); srv_enable( 0, FIRST_HANDLE ); srv_init( 1 ); srv_enable( 1, FIRST_HANDLE );
-    srv_alloc( 0, AWE_CURRENT_PROCESS, 100 ); srv_alloc( 1, AWE_CURRENT_PROCESS, 100 );
+    srv_alloc( 0, AWE_CURRENT_PROCESS, FUZZ_SRV_LIMIT / 2 + 8 ); srv_alloc( 1, AWE_CURRENT_PROCESS, FUZZ_SRV_LIMIT / 2 + 8 );
     srv_alloc( 1, AWE_CURRENT_PROCESS, 1 ); PUT_REQ( 1, get_status, .pad = 0 ); finish( "limit" );
     start(); put8( FUZZ_SRV_CFG_RESERVE ); srv_init( 0 ); srv_enable( 0, FIRST_HANDLE );
     srv_alloc( 0, AWE_CURRENT_PROCESS, 1 ); finish( "reserve" );
@@ -238,7 +238,7 @@ static void server_seeds( void )
     put8( FUZZ_SRV_OP( FUZZ_SRV_ACK, 0 ) ); put8( 1 ); put32( 0x7fffffff ); put64( 0 ); put64( 0 );
     finish( "scribble-raw" );
     start(); put8( 0 ); srv_init( 0 ); srv_enable( 0, FIRST_HANDLE );
-    put8( FUZZ_SRV_OP( FUZZ_SRV_MEMFD, 0 ) ); put8( 0 ); put16( 600 ); put16( 0 );
+    put8( FUZZ_SRV_OP( FUZZ_SRV_MEMFD, 0 ) ); put8( 0 ); put16( 200 ); put16( 0 );
     srv_alloc( 0, AWE_CURRENT_PROCESS, 8 ); put8( FUZZ_SRV_OP( FUZZ_SRV_MEMFD, 0 ) ); put8( 1 ); put16( 0 );
     put16( 4 ); srv_free( 0, 0, 0xff, 0, 8, 0 ); finish( "memfd" );
 
