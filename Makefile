@@ -16,6 +16,7 @@
 #   make wine             patched Wine 8.0 modules over Debian's Wine: build/wine/bin/wine
 #   make wine-check       build/mingw/awe_test.exe under it (0 failures), and under stock Wine
 #   make wine-run         the demo, built with mingw, under it (wine/README.md)
+#   make fuzz             build the libFuzzer harnesses (clang) and run each for FUZZ_SECONDS
 #
 # Each target first installs the Debian packages it lacks, saying so (need_packages below);
 # NO_APT=1 leaves packages alone.
@@ -474,3 +475,6 @@ include chaos/chaos.mk
 include wine/wine.mk
 
 -include $(shell find $(B) -path $(WINE_SRC) -prune -o -name '*.d' -type f -print 2>/dev/null)
+include fuzz/fuzz.mk
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -7,7 +7,10 @@
 int awe_pfn_layout_init( struct awe_pfn_layout *layout, unsigned int index_bits,
                          unsigned int tag_bits )
 {
-    if (!index_bits || !tag_bits || index_bits + tag_bits > AWE_PFN_MAX_BITS) return -EINVAL;
+    /* each part on its own first: their sum must not wrap (a reply or option of ~0u) */
+    if (!index_bits || !tag_bits || index_bits > AWE_PFN_MAX_BITS ||
+        tag_bits > AWE_PFN_MAX_BITS - index_bits)
+        return -EINVAL;
     layout->index_bits = index_bits;
     layout->tag_bits = tag_bits;
     return 0;

@@ -477,11 +477,25 @@ static int try_grab( struct awe_sync_ref *ref, uint64_t *w, uint32_t start, uint
     return ret;
 }
 
-/* Sleeps until a server transaction on the object ends: polls a little, then sleeps; the
- * server's unlock changes the word and wakes the sleepers.  Returns 0 (reload the word) or
- * -ETIMEDOUT. */
-static int wait_unlocked( struct awe_sync_ref *ref, uint64_t w, const struct timespec *deadline )
+/* How long a word may stay LOCKED before it counts as forged.  A server transaction lasts a few
+ * microseconds; a word that stays LOCKED for seconds was written by a client (the hash is no
+ * secret), and waiting for it would be waiting for ever. */
+static int64_t locked_limit_ns = AWE_SYNC_LOCKED_LIMIT_NS;
+
+void awe_sync_set_locked_limit( int64_t ns )
 {
+    __atomic_store_n( &locked_limit_ns, ns, __ATOMIC_RELAXED );
+}
+
+/* Sleeps until a server transaction on the object ends: polls a little, then sleeps; the
+ * server's unlock changes the word and wakes the sleepers.  *locked is the bound on the
+ * transaction, started at the first LOCKED word the caller saw.  Returns 0 (reload the word),
+ * -ETIMEDOUT (the caller's deadline) or -EUCLEAN (LOCKED for longer than any transaction: the
+ * object is marked corrupted). */
+static int wait_unlocked( struct awe_sync_ref *ref, uint64_t w, struct deadline *caller,
+                          struct deadline *locked )
+{
+    const struct timespec *until = deadline_get( caller ), *bound;
     int i;
 
     for (i = 0; i < LOCKED_SPINS; i++)
@@ -489,9 +503,22 @@ static int wait_unlocked( struct awe_sync_ref *ref, uint64_t w, const struct tim
         cpu_relax();
         if (load_state( ref ) != w) return 0;
     }
-    if (futex_wait( sleep_half( ref->shm ), sleep_value( w ), deadline, 1 ) == -ETIMEDOUT)
-        return -ETIMEDOUT;
+    if (locked->timeout_ns == -2) deadline_init( locked, __atomic_load_n( &locked_limit_ns, __ATOMIC_RELAXED ) );
+    bound = deadline_get( locked );
+    if (until && (until->tv_sec < bound->tv_sec ||
+                  (until->tv_sec == bound->tv_sec && until->tv_nsec < bound->tv_nsec)))
+        return futex_wait( sleep_half( ref->shm ), sleep_value( w ), until, 1 ) == -ETIMEDOUT ? -ETIMEDOUT : 0;
+    if (futex_wait( sleep_half( ref->shm ), sleep_value( w ), bound, 1 ) == -ETIMEDOUT &&
+        load_state( ref ) == w)
+        return force_corrupt( ref );
     return 0;
+}
+
+/* A bound for wait_unlocked, started at its first use. */
+static void locked_bound_init( struct deadline *locked )
+{
+    locked->timeout_ns = -2;
+    locked->known = 0;
 }
 
 /* The wait loop for one object, from the word w already read.  Returns as awe_sync_wait. */
@@ -499,10 +526,11 @@ static int wait_one( struct awe_sync_ref *ref, uint64_t w, int64_t timeout_ns )
 {
     uint32_t tid = current_tid(), start = 0;
     int started = 0, timed_out = 0, ret;
-    struct deadline deadline;
+    struct deadline deadline, locked;
     uint64_t armed;
 
     deadline_init( &deadline, timeout_ns );
+    locked_bound_init( &locked );
     for (;;)
     {
         if (!state_valid( ref, w ))
@@ -519,7 +547,8 @@ static int wait_one( struct awe_sync_ref *ref, uint64_t w, int64_t timeout_ns )
         if (state_flags( w ) & FLAG_LOCKED)
         {
             if (timed_out) return -ETIMEDOUT;
-            if (wait_unlocked( ref, w, deadline_get( &deadline ) )) timed_out = 1;
+            if ((ret = wait_unlocked( ref, w, &deadline, &locked )) == -EUCLEAN) return ret;
+            if (ret) timed_out = 1;
             w = load_state( ref );
             continue;
         }
@@ -714,8 +743,11 @@ int awe_sync_wait_all( struct awe_sync_ref *const *refs, unsigned int count,
  * -ESTALE. */
 static int load_unlocked( struct awe_sync_ref *ref, uint64_t *w )
 {
+    struct deadline none, locked;
     int ret;
 
+    deadline_init( &none, -1 );
+    locked_bound_init( &locked );
     for (;;)
     {
         if (!state_valid( ref, *w ))
@@ -723,7 +755,7 @@ static int load_unlocked( struct awe_sync_ref *ref, uint64_t *w )
             if ((ret = state_fault( ref, *w ))) return ret;
         }
         else if (!(state_flags( *w ) & FLAG_LOCKED)) return 0;
-        else wait_unlocked( ref, *w, NULL );
+        else if ((ret = wait_unlocked( ref, *w, &none, &locked ))) return ret;
         *w = load_state( ref );
     }
 }

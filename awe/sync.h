@@ -184,6 +184,12 @@ extern void awe_sync_set_hook( const struct awe_sync_hook *hook );
 /* Sets AWE_SYNC_* options for the process (tests, and kernels with a broken futex_waitv). */
 extern void awe_sync_set_options( unsigned int options );
 
+/* A word that stays LOCKED (a server transaction) for longer than this is taken as forged:
+ * the object is marked corrupted and the operation fails with -EUCLEAN, instead of waiting
+ * for ever.  The default is AWE_SYNC_LOCKED_LIMIT_NS; tests and fuzzers lower it. */
+#define AWE_SYNC_LOCKED_LIMIT_NS (2 * 1000000000ll)
+extern void awe_sync_set_locked_limit( int64_t ns );
+
 /* Returns the calling thread's Linux TID, the owner value mutexes record (cached; fork-safe). */
 extern uint32_t awe_sync_self_tid( void );
 

@@ -357,7 +357,8 @@ static NTSTATUS send_free( uint32_t handle, const ULONG_PTR *pfns, size_t count,
             req->process = handle;
             server_add_data( runs, nruns * sizeof(runs[0]) );
             status = server_call( req );
-            *freed += reply->freed;
+            /* never more than this request named: a broken server cannot make us report more */
+            *freed += reply->freed < entries ? reply->freed : entries;
             *quarantined |= reply->quarantined;
         }
         SERVER_END_REQ;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -182,7 +183,8 @@ NTSTATUS awe_server_call( struct awe_call *call )
     }
 done:
     pthread_mutex_unlock( &call_lock );
-    if (status && call->nfds)
+    /* only init_process carries descriptors; any others are the server's mistake */
+    if ((status || call->req_type != AWE_REQ_init_process) && call->nfds)
     {
         for (i = 0; i < (size_t)call->nfds; i++) close( call->fds[i] );
         call->nfds = 0;
@@ -393,6 +395,16 @@ NTSTATUS awe_check_handle( uint32_t handle, uint32_t type, uint32_t access )
 /* The init_process reply's descriptors, in order. */
 enum { FD_FRAMES, FD_TABLE, FD_USAGE, FD_HANDLES, FD_SYNC, INIT_FDS };
 
+/* Whether fd is a file of at least size bytes that nobody can shrink (sealed). */
+static int file_holds( int fd, uint64_t size )
+{
+    struct stat st;
+    int seals = fcntl( fd, F_GET_SEALS );
+
+    return !fstat( fd, &st ) && S_ISREG( st.st_mode ) && (uint64_t)st.st_size >= size &&
+           seals >= 0 && (seals & F_SEAL_SHRINK);
+}
+
 /* Takes what init_process answered: maps the tables and checks that they are what the reply
  * says.  Closes every descriptor but the frame memfd, which it keeps in client->memfd. */
 static NTSTATUS take_init_reply( struct awe_client *client, const struct init_process_reply *reply,
@@ -411,6 +423,13 @@ static NTSTATUS take_init_reply( struct awe_client *client, const struct init_pr
         awe_pfn_layout_init( &layout, reply->index_bits, reply->tag_bits ) ||
         reply->tag > awe_pfn_max_tag( &layout ) ||
         reply->frame_table_size != sizeof(struct awe_frame_table) + awe_pfn_max_frames( &layout ) / 8)
+    {
+        for (i = 0; i < nfds; i++) close( fds[i] );
+        return STATUS_INTERNAL_ERROR;
+    }
+    /* the files must hold what is mapped of them: a shorter one would fault on access */
+    if (!file_holds( fds[FD_TABLE], reply->frame_table_size ) || !file_holds( fds[FD_USAGE], AWE_PAGE_SIZE ) ||
+        !file_holds( fds[FD_FRAMES], (uint64_t)awe_pfn_max_frames( &layout ) << AWE_PAGE_SHIFT ))
     {
         for (i = 0; i < nfds; i++) close( fds[i] );
         return STATUS_INTERNAL_ERROR;

@@ -118,55 +118,65 @@ static void drop_descriptors( struct msghdr *msg )
     }
 }
 
-/* Reads and answers one request of a connection.  Returns 0 to keep the connection, -1 when it
- * ended or broke the protocol (the caller then drops the client). */
-int serve_connection( struct process *process )
+/* Validates, dispatches and answers one message of process: msg (8-byte aligned) holds the
+ * len bytes received; flags are the recvmsg flags (MSG_TRUNC, MSG_CTRUNC: a protocol error).
+ * Nothing beyond msg[len) is read.  Returns 0 to keep the connection, -1 when the message broke
+ * the protocol or the reply could not be sent (the caller then drops the client). */
+int dispatch_message( struct process *process, const void *msg, size_t len, int flags )
 {
-    static union { union awe_request_buffer req; char bytes[AWE_MAX_MESSAGE + 1]; } in;
     static union { union awe_reply_buffer reply; char bytes[AWE_MAX_MESSAGE]; } out;
-    char control[CMSG_SPACE(16 * sizeof(int))];
-    struct iovec iov = { in.bytes, sizeof(in.bytes) };
-    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
-                          .msg_controllen = sizeof(control) };
+    const union awe_request_buffer *in = msg;
+    struct awe_request_header header = { 0, 0 };
     const struct request_type *type;
     size_t reply_size;
     int fds[6], nfds = 0;
-    ssize_t len;
     NTSTATUS status;
 
-    while ((len = recvmsg( process->fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT )) < 0)
-        if (errno != EINTR) return errno == EAGAIN ? 0 : -1;
-    drop_descriptors( &msg );
-    if (!len) return -1;   /* the client closed the connection (or died) */
-
-    if ((size_t)len < sizeof(struct awe_request_header) || (size_t)len > AWE_MAX_MESSAGE ||
-        (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || in.req.header.size != (size_t)len ||
-        in.req.header.req >= AWE_REQ_COUNT)
+    if (len >= sizeof(header)) header = in->header;
+    if (len < sizeof(header) || len > AWE_MAX_MESSAGE || (flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+        header.size != len || header.req >= AWE_REQ_COUNT)
         goto protocol_error;
-    type = &request_types[in.req.header.req];
-    if ((size_t)len < type->req_size ||
-        ((size_t)len != type->req_size && !(AWE_VARARG_REQUESTS & (1u << in.req.header.req))) ||
-        type->check_padding( &in.req ))
+    type = &request_types[header.req];
+    if (len < type->req_size ||
+        (len != type->req_size && !(AWE_VARARG_REQUESTS & (1u << header.req))) ||
+        type->check_padding( in ))
         goto protocol_error;
     /* init_process comes first and once; get_status needs no process (the status tool) */
-    if (in.req.header.req != AWE_REQ_get_status &&
-        !process->tag != (in.req.header.req == AWE_REQ_init_process))
+    if (header.req != AWE_REQ_get_status && !process->tag != (header.req == AWE_REQ_init_process))
         goto protocol_error;
 
-    if (options.debug) trace_message( in.req.header.req, process->pid, &in.req, len, 0 );
+    if (options.debug) trace_message( header.req, process->pid, in, len, 0 );
     memset( &out, 0, type->reply_size );
     reply_size = type->reply_size;
-    status = type->handler( process, &in.req, len, &out.reply, &reply_size, fds, &nfds );
+    status = type->handler( process, in, len, &out.reply, &reply_size, fds, &nfds );
     if (status == PROTOCOL_ERROR) goto protocol_error;
     if (status == STATUS_PENDING) return 0;   /* the handler answers later */
     if (status) reply_size = type->reply_size, nfds = 0;   /* fields such as a count stay */
     out.reply.header.status = status;
     out.reply.header.size = (uint32_t)reply_size;
-    if (options.debug) trace_message( in.req.header.req, process->pid, &out.reply, reply_size, 1 );
+    if (options.debug) trace_message( header.req, process->pid, &out.reply, reply_size, 1 );
     return send_reply( process->fd, &out.reply, reply_size, fds, nfds ) ? -1 : 0;
 
 protocol_error:
-    server_log( "protocol error from pid %d (request %u, %zd bytes): dropping the client",
-                (int)process->pid, (unsigned int)in.req.header.req, len );
+    server_log( "protocol error from pid %d (request %u, %zu bytes): dropping the client",
+                (int)process->pid, (unsigned int)header.req, len );
     return -1;
+}
+
+/* Reads and answers one request of a connection.  Returns 0 to keep the connection, -1 when it
+ * ended or broke the protocol (the caller then drops the client). */
+int serve_connection( struct process *process )
+{
+    static union { union awe_request_buffer req; char bytes[AWE_MAX_MESSAGE + 1]; } in;
+    char control[CMSG_SPACE(16 * sizeof(int))];
+    struct iovec iov = { in.bytes, sizeof(in.bytes) };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+                          .msg_controllen = sizeof(control) };
+    ssize_t len;
+
+    while ((len = recvmsg( process->fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT )) < 0)
+        if (errno != EINTR) return errno == EAGAIN ? 0 : -1;
+    drop_descriptors( &msg );
+    if (!len) return -1;   /* the client closed the connection (or died) */
+    return dispatch_message( process, &in, (size_t)len, msg.msg_flags );
 }

@@ -106,6 +106,7 @@ extern uint64_t pages_held_frames( void );
 typedef NTSTATUS (*req_handler)( struct process *caller, const void *req, size_t req_size,
                                  void *reply, size_t *reply_size, int *reply_fds, int *nfds );
 extern int serve_connection( struct process *process );
+extern int dispatch_message( struct process *process, const void *msg, size_t len, int flags );
 extern int send_reply( int fd, const void *reply, size_t size, const int *fds, int nfds );
 extern void trace_message( uint32_t req, pid_t pid, const void *msg, size_t size, int is_reply );
 

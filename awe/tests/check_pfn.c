@@ -27,6 +27,8 @@ START_TEST(test_layout_limits)
     ck_assert_int_eq( awe_pfn_layout_init( &layout, 0, 10 ), -EINVAL );
     ck_assert_int_eq( awe_pfn_layout_init( &layout, 21, 0 ), -EINVAL );
     ck_assert_int_eq( awe_pfn_layout_init( &layout, 40, 40 ), -EINVAL );
+    ck_assert_int_eq( awe_pfn_layout_init( &layout, 0xfffffffbu, 6 ), -EINVAL );   /* sum wraps to 1 */
+    ck_assert_int_eq( awe_pfn_layout_init( &layout, 6, 0xfffffffbu ), -EINVAL );
 }
 END_TEST
 
