@@ -18,7 +18,7 @@
 
 /* ---- fuzz_server -----------------------------------------------------------------------------
  *
- * byte 0: FUZZ_SRV_CFG_* bits (server options for this input).  Then records, each an op byte:
+ * byte 0: FUZZ_SRV_CFG_* bits (server options and limits for this input).  Then records, each an op byte:
  * bits 0-1 name the fake client (FUZZ_SRV_CLIENTS of them, connected on first use, pid
  * FUZZ_SRV_PID_BASE + n), bits 2-7 the action, modulo FUZZ_SRV_ACTIONS:
  *
@@ -53,6 +53,8 @@
 #define FUZZ_SRV_CFG_SMALL_RES  0x10 /* a --reserve of one frame: MemAvailable is read */
 #define FUZZ_SRV_CFG_UNLOCKED   0x20 /* --unlocked */
 #define FUZZ_SRV_CFG_DEBUG      0x40 /* -d: the request traces (written to /dev/null) */
+#define FUZZ_SRV_CFG_MEMLOCK    0x80 /* RLIMIT_MEMLOCK of FUZZ_SRV_MEMLOCK frames: partial locks */
+#define FUZZ_SRV_MEMLOCK        96
 #define FUZZ_SRV_QUOTA          24
 #define FUZZ_SRV_LIMIT          64
 #define FUZZ_SRV_INDEX_BITS     7    /* --pfn-bits=7:3: 128 frames a process, 7 tags (every */

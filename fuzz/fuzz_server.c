@@ -16,6 +16,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include "server_side/server.h"
 #include "fuzz/fuzz.h"
@@ -26,6 +27,7 @@ struct server_options options;
 
 static int epoll_fd = -1;
 static uint64_t fake_now = 1000000;   /* ms; moved by TIME records only */
+static struct rlimit memlock;         /* RLIMIT_MEMLOCK as we found it */
 
 void server_log( const char *fmt, ... )
 {
@@ -397,7 +399,12 @@ static void do_ack( struct fake_client *c, struct fuzz_input *in )
 
 static void do_time( struct fuzz_input *in )
 {
+    int timeout;
+
     fake_now += fuzz_u16( in );
+    /* the event loop's turn: how long it may sleep, then the Frees that waited too long */
+    timeout = pending_timeout();
+    FUZZ_CHECK( timeout >= -1 && timeout <= 2000, "pending timeout %d ms", timeout );
     expire_pending();
     drain_all();
 }
@@ -478,6 +485,7 @@ int LLVMFuzzerInitialize( int *argc, char ***argv )
     fuzz_quiet_stderr();
     awe_pfn_layout_init( &options.layout, FUZZ_SRV_INDEX_BITS, FUZZ_SRV_TAG_BITS );
     options.exit_delay = 3;
+    getrlimit( RLIMIT_MEMLOCK, &memlock );
     epoll_fd = epoll_create1( EPOLL_CLOEXEC );
     FUZZ_CHECK( epoll_fd >= 0, "epoll_create1: %s", strerror( errno ) );
     memset( clients, 0, sizeof(clients) );
@@ -488,6 +496,13 @@ int LLVMFuzzerInitialize( int *argc, char ***argv )
 
 static void configure( uint8_t cfg )
 {
+    struct rlimit limit = memlock;
+
+    /* a lower limit than the machine's (never a higher one): the server locks what it can */
+    if ((cfg & FUZZ_SRV_CFG_MEMLOCK) && (limit.rlim_cur == RLIM_INFINITY ||
+                                         limit.rlim_cur > (FUZZ_SRV_MEMLOCK << AWE_PAGE_SHIFT)))
+        limit.rlim_cur = FUZZ_SRV_MEMLOCK << AWE_PAGE_SHIFT;
+    setrlimit( RLIMIT_MEMLOCK, &limit );
     options.grant_lock = !(cfg & FUZZ_SRV_CFG_NO_GRANT);
     options.quota_frames = cfg & FUZZ_SRV_CFG_QUOTA ? FUZZ_SRV_QUOTA : 0;
     options.limit_frames = cfg & FUZZ_SRV_CFG_NO_LIMIT ? 0 : FUZZ_SRV_LIMIT;

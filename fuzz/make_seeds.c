@@ -202,6 +202,9 @@ static void server_seeds( void )
     srv_alloc( 1, AWE_CURRENT_PROCESS, 1 ); PUT_REQ( 1, get_status, .pad = 0 ); finish( "limit" );
     start(); put8( FUZZ_SRV_CFG_RESERVE ); srv_init( 0 ); srv_enable( 0, FIRST_HANDLE );
     srv_alloc( 0, AWE_CURRENT_PROCESS, 1 ); finish( "reserve" );
+    start(); put8( FUZZ_SRV_CFG_MEMLOCK | FUZZ_SRV_CFG_NO_LIMIT ); srv_init( 0 ); srv_enable( 0, FIRST_HANDLE );
+    srv_alloc( 0, AWE_CURRENT_PROCESS, 100 ); srv_init( 1 ); srv_enable( 1, FIRST_HANDLE );
+    srv_alloc( 1, AWE_CURRENT_PROCESS, 100 ); PUT_REQ( 1, get_status, .pad = 0 ); finish( "memlock" );
     start(); put8( FUZZ_SRV_CFG_NO_GRANT | FUZZ_SRV_CFG_UNLOCKED | FUZZ_SRV_CFG_NO_LIMIT );
     srv_init( 0 ); srv_enable( 0, FIRST_HANDLE ); srv_alloc( 0, AWE_CURRENT_PROCESS, 1 ); finish( "no-grant" );
 
