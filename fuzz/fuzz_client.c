@@ -755,6 +755,11 @@ int LLVMFuzzerInitialize( int *argc, char ***argv )
     h.prev_max = PREV_MAX + 64;
     h.prev = map_guarded( h.prev_max );
     attach_local();
+    /* the library makes its capture file on first use and keeps it (not under ASan) */
+    {
+        ULONG_PTR probe = 0, copy;
+        awe_copy_from_user( &copy, &probe, sizeof(probe) );
+    }
     fuzz_start_fds();
     return 0;
 }
