@@ -145,8 +145,11 @@ enum fuzz_cli_fd
  *                 word with a valid hash
  *   SYNC_GEN      u8 object, u32 generation: the slot's authoritative generation changes
  *   SYNC_OP       u8 object, u8 operation (FUZZ_SHM_*), u32 argument: the operation, with a
- *                 zero timeout; wait-any and the server waits take the objects of the
- *                 argument's low bits
+ *                 zero timeout; wait-any, wait-all and the server waits take the objects of
+ *                 the argument's low bits (bits 8-13: the same again); RETIRE is the server
+ *                 closing the object (generation bumped, dead word written)
+ * With FUZZ_SHM_CFG_HOOK the harness registers a hook that does what the server would, at
+ * once: wait-all and wait-any by one server-side attempt, pulse, thread abandonment.
  */
 #define FUZZ_SHM_MAX_OPS     64
 #define FUZZ_SHM_SLOTS       2048    /* handle-table slots (one block of 1024 in the file) */
@@ -155,6 +158,7 @@ enum fuzz_cli_fd
 #define FUZZ_SHM_FRAMES      4096    /* frame-table size */
 #define FUZZ_SHM_SELF_TID    0xfffffffeu
 #define FUZZ_SHM_CFG_SIGNALED 0x01   /* objects start signaled / owned by us (else free) */
+#define FUZZ_SHM_CFG_HOOK     0x02   /* a server hook is registered (else: -ENOSYS) */
 
 enum fuzz_shm_op
 {
@@ -167,7 +171,8 @@ enum fuzz_shm_sync_op
 {
     FUZZ_SHM_WAIT, FUZZ_SHM_RELEASE, FUZZ_SHM_SET, FUZZ_SHM_RESET, FUZZ_SHM_QUERY,
     FUZZ_SHM_WAIT_ANY, FUZZ_SHM_SERVER_WAIT_ANY, FUZZ_SHM_SERVER_WAIT_ALL, FUZZ_SHM_PULSE,
-    FUZZ_SHM_ABANDON, FUZZ_SHM_CLEAR_NOTIFY, FUZZ_SHM_SYNC_OPS
+    FUZZ_SHM_ABANDON, FUZZ_SHM_CLEAR_NOTIFY, FUZZ_SHM_WAIT_ALL, FUZZ_SHM_CLIENT_PULSE,
+    FUZZ_SHM_ABANDON_THREAD, FUZZ_SHM_RETIRE, FUZZ_SHM_SYNC_OPS
 };
 
 /* A sync state word with a valid hash, from docs/design.md section 8.2 ("Hash input"): FNV-1a

@@ -266,6 +266,61 @@ static int is_locked( int i )
     return ((w >> 60) & AWE_SYNC_FLAG_LOCKED) && word_valid( i, w );
 }
 
+/* ---- the server hook: what the server would do, at once (all timeouts are zero) ---------- */
+
+static unsigned int notifications;
+
+static int hook_wait( struct awe_sync_ref *const *refs, unsigned int count, uint32_t tid, int all,
+                      unsigned int *index )
+{
+    int ret = awe_sync_server_wait( refs, count, tid, all, index );
+
+    if (ret == -EAGAIN)
+    {
+        *index = count;
+        return -ETIMEDOUT;
+    }
+    return ret;
+}
+
+static int hook_wait_all( void *ctx, struct awe_sync_ref *const *refs, unsigned int count,
+                          uint32_t tid, const struct timespec *deadline, unsigned int *index )
+{
+    return hook_wait( refs, count, tid, 1, index );
+}
+
+static int hook_wait_any( void *ctx, struct awe_sync_ref *const *refs, unsigned int count,
+                          uint32_t tid, const struct timespec *deadline, unsigned int *index )
+{
+    return hook_wait( refs, count, tid, 0, index );
+}
+
+static int hook_pulse( void *ctx, struct awe_sync_ref *ref, uint32_t *prev )
+{
+    return awe_sync_server_pulse( ref, prev );
+}
+
+static int hook_abandon( void *ctx, uint32_t tid )
+{
+    int i, ret;
+
+    for (i = 0; i < FUZZ_SHM_OBJECTS; i++)
+        if (objects[i].type == AWE_SYNC_MUTEX && (ret = awe_mutex_abandon( &h.ref[i], tid )) < 0 &&
+            ret != -EUCLEAN && ret != -ESTALE)
+            return ret;
+    return 0;
+}
+
+static void hook_notify( void *ctx, struct awe_sync_ref *ref )
+{
+    notifications++;
+}
+
+static const struct awe_sync_hook hook =
+{
+    hook_wait_all, hook_wait_any, hook_pulse, hook_abandon, hook_notify, NULL
+};
+
 static unsigned int pick_objects( uint32_t mask, struct awe_sync_ref **refs, int distinct, int *first )
 {
     unsigned int n = 0;
@@ -346,6 +401,25 @@ static void sync_op( int i, uint8_t op, uint32_t arg )
     case FUZZ_SHM_CLEAR_NOTIFY:
         check_result( i, awe_sync_server_clear_notify( ref ), "clear notify" );
         break;
+    case FUZZ_SHM_WAIT_ALL:
+        n = pick_objects( arg, refs, 0, &first );
+        ret = awe_sync_wait_all( refs, n, 0, &index );
+        FUZZ_CHECK( index <= n, "wait-all index %u of %u", index, n );
+        if (index < n) check_result( (int)(refs[index] - h.ref), ret, "wait-all" );
+        else FUZZ_CHECK( ret <= 0, "wait-all: %d", ret );
+        break;
+    case FUZZ_SHM_CLIENT_PULSE:
+        check_result( i, awe_event_pulse( ref, &prev ), "pulse event" );
+        break;
+    case FUZZ_SHM_ABANDON_THREAD:
+        ret = awe_sync_abandon_thread( arg ? arg : awe_sync_self_tid() );
+        FUZZ_CHECK( ret == 0 || ret == -EINVAL || ret == -ENOSYS, "abandon thread: %d", ret );
+        break;
+    case FUZZ_SHM_RETIRE:
+        /* the server closes the object: a new generation first, then the dead word */
+        h.gen[i]++;
+        awe_sync_retire( ref );
+        break;
     }
 }
 
@@ -373,6 +447,7 @@ int LLVMFuzzerTestOneInput( const uint8_t *data, size_t size )
 
     reset_handle_table();
     reset_sync( cfg & FUZZ_SHM_CFG_SIGNALED );
+    awe_sync_set_hook( cfg & FUZZ_SHM_CFG_HOOK ? &hook : NULL );
     memset( h.table, 0, sizeof(*h.table) + FUZZ_SHM_FRAMES / 8 );
     for (ops = 0; ops < FUZZ_SHM_MAX_OPS && fuzz_more( &in ); ops++)
     {

@@ -450,6 +450,15 @@ static void shared_seeds( void )
         shm_sync_op( 2, FUZZ_SHM_WAIT, 0 ); shm_sync_op( 3, FUZZ_SHM_CLEAR_NOTIFY, 0 );
         finish( signaled ? "sync-signaled" : "sync-free" );
     }
+    /* through the server hook: wait-all, pulses, a dead thread's mutexes, notifications */
+    start(); put8( FUZZ_SHM_CFG_HOOK | FUZZ_SHM_CFG_SIGNALED );
+    shm_sync_op( 0, FUZZ_SHM_WAIT_ALL, 0x3f ); shm_sync_op( 0, FUZZ_SHM_WAIT_ALL, 0x0101 );
+    shm_sync_op( 0, FUZZ_SHM_SERVER_WAIT_ANY, 0x11 ); shm_sync_op( 0, FUZZ_SHM_RELEASE, 1 );
+    shm_sync_op( 4, FUZZ_SHM_CLIENT_PULSE, 0 ); shm_sync_op( 5, FUZZ_SHM_CLIENT_PULSE, 0 );
+    shm_sync_op( 2, FUZZ_SHM_ABANDON_THREAD, 0 ); shm_sync_op( 2, FUZZ_SHM_WAIT, 0 );
+    shm_sync_op( 3, FUZZ_SHM_RETIRE, 0 ); shm_sync_op( 3, FUZZ_SHM_WAIT, 0 ); shm_sync_op( 3, FUZZ_SHM_RELEASE, 0 );
+    finish( "sync-hook" );
+
     /* forged and scribbled words: corrupted, LOCKED, owned by us, a stale generation */
     start(); put8( 0 ); put8( FUZZ_SHM_SYNC_RAW ); put8( 0 ); put64( 0x1234 ); put64( 0 );
     shm_sync_op( 0, FUZZ_SHM_WAIT, 0 ); shm_sync_op( 0, FUZZ_SHM_QUERY, 0 );
