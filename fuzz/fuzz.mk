@@ -62,19 +62,24 @@ fuzz-build: fuzz-check-clang
 fuzz-binaries: $(FUZZ_BINS) $(FUZZ_SEEDS)
 	@:
 
-# One harness after the other, each on one core, over a scratch corpus: the tree's seeds plus
-# freshly generated ones (so that seeds follow protocol changes even before fuzz-corpus).  The
+# One harness after the other, each on one core, over a scratch copy of the tree's seeds, which
+# must be what the generator writes now (the seeds follow the protocol: make fuzz-corpus).  The
 # inputs of fuzz/crashes-found/ are replayed first: with their bugs steered around (or fixed)
 # they must pass.
 fuzz: fuzz-build
+	$(Q)set -e; for h in $(FUZZ_HARNESSES); do \
+	    seeds=$(FUZZ_B)/seeds/$$h; rm -rf $$seeds; mkdir -p $$seeds; \
+	    $(FUZZ_SEEDS) $$h $$seeds $$seeds.dict > /dev/null; \
+	    if ! diff -r -q $$seeds fuzz/corpus/$$h > /dev/null || ! cmp -s $$seeds.dict fuzz/dict/$$h.dict; then \
+	        echo "  fuzz/corpus/$$h or fuzz/dict/$$h.dict is stale: run make fuzz-corpus"; exit 1; fi; \
+	done
 	$(Q)set -e; for h in $(FUZZ_HARNESSES); do \
 	    scratch=$(FUZZ_B)/run/$$h; rm -rf $$scratch; mkdir -p $$scratch/corpus $(FUZZ_B)/artifacts; \
 	    if ls fuzz/crashes-found/$$h-* > /dev/null 2>&1; then \
 	        $(FUZZ_B)/fuzz_$$h fuzz/crashes-found/$$h-* > $$scratch/replay.log 2>&1 || { \
 	            echo "  fuzz_$$h fails on fuzz/crashes-found/ (see $$scratch/replay.log)"; exit 1; }; \
 	    fi; \
-	    cp fuzz/corpus/$$h/* $$scratch/corpus/ 2>/dev/null || true; \
-	    $(FUZZ_SEEDS) $$h $$scratch/corpus > /dev/null; \
+	    cp fuzz/corpus/$$h/* $$scratch/corpus/; \
 	    fuzz/run-fuzzer.sh $(FUZZ_B)/fuzz_$$h $$scratch/corpus $(FUZZ_SECONDS) $$scratch/log \
 	        -timeout=$(FUZZ_TIMEOUT) -rss_limit_mb=$(FUZZ_RSS_MB) \
 	        -max_len=$$(case $$h in server) echo $(FUZZ_server_MAX_LEN);; client) echo $(FUZZ_client_MAX_LEN);; \
