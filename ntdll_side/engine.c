@@ -197,7 +197,7 @@ static NTSTATUS allocate( uintptr_t process, uintptr_t *count_ptr, uintptr_t *ar
             break;
         }
         if ((status = store_pfns( array, &done, runs, nruns, tag ))) break;
-        if (!more) break;
+        if (!more || !nruns) break;   /* a round without frames ends it (a broken server) */
     }
     pthread_mutex_unlock( &runs_lock );
     if (close) awe_engine_close( handle );
