@@ -1141,6 +1141,39 @@ static void check_corrupted( struct awe_sync_ref *ref, unsigned int slot )
     ck_assert_uint_ne( word_flags( slot ) & AWE_SYNC_FLAG_CORRUPTED, 0 );
 }
 
+/* A validly hashed LOCKED word (anyone can compute the hash) that no transaction ends: waits,
+ * releases, sets and resets give up after the LOCKED limit and mark the object corrupted,
+ * instead of waiting for ever.  (Before, every release waited for ever: the fuzzer found it.) */
+START_TEST(test_forged_locked)
+{
+    struct awe_sync_ref *ref;
+    unsigned int t;
+    int ret;
+
+    awe_sync_set_locked_limit( 50 * 1000000ll );
+    for (t = 0; t < 8; t++)
+    {
+        enum awe_sync_type type = t % 4 == 0 ? AWE_SYNC_SEMAPHORE : t % 4 == 1 ? AWE_SYNC_MUTEX : AWE_SYNC_EVENT;
+
+        ref = new_object( 40 + t, type, type == AWE_SYNC_SEMAPHORE ? 2 : 0, 0 );
+        __atomic_store_n( &arena->slots[40 + t].state,
+                          awe_sync_state_word( ref, AWE_SYNC_FLAG_LOCKED, type == AWE_SYNC_MUTEX ? awe_sync_self_tid() : 0 ),
+                          __ATOMIC_RELEASE );
+        switch (t)
+        {
+        case 0: ret = awe_semaphore_release( ref, 1, NULL ); break;
+        case 1: ret = awe_mutex_release( ref, NULL ); break;
+        case 2: ret = awe_event_set( ref, NULL ); break;
+        case 3: ret = awe_event_reset( ref, NULL ); break;
+        default: ret = awe_sync_wait( ref, AWE_SYNC_INFINITE ); break;
+        }
+        ck_assert_msg( ret == -EUCLEAN, "case %u: got %d", t, ret );
+        ck_assert_uint_ne( word_flags( 40 + t ) & AWE_SYNC_FLAG_CORRUPTED, 0 );
+    }
+    awe_sync_set_locked_limit( AWE_SYNC_LOCKED_LIMIT_NS );
+}
+END_TEST
+
 START_TEST(test_corruption)
 {
     static const uint64_t masks[] =
@@ -1874,6 +1907,7 @@ AWE_DEFINE_SUITE(sync)
     tcase_add_checked_fixture( tc, setup, teardown );
     tcase_set_timeout( tc, 60 );
     tcase_add_test( tc, test_corruption );
+    tcase_add_test( tc, test_forged_locked );
     tcase_add_test( tc, test_corruption_recursion_word );
     tcase_add_test( tc, test_stale );
     tcase_add_test( tc, test_stale_sleeper );

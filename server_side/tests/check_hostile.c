@@ -444,6 +444,32 @@ START_TEST(test_token_needs_query_access)
 }
 END_TEST
 
+/* An allocation larger than AWE_ALLOC_ROUND frames is answered in rounds: the first reply holds
+ * one round and says more, so that the server serves others in between; the next request gets
+ * the rest. */
+START_TEST(test_allocation_rounds)
+{
+    static union { union awe_reply_buffer reply; char bytes[AWE_MAX_MESSAGE]; } buf;
+    struct init_process_reply init;
+    struct allocate_pages_request alloc = { .header = { AWE_REQ_allocate_pages, sizeof(alloc) },
+                                            .process = AWE_CURRENT_PROCESS,
+                                            .count = AWE_ALLOC_ROUND + 100 };
+    int fd = raw_connect(), fds[5];
+
+    ck_assert_int_eq( raw_init( fd, &init, fds ), STATUS_SUCCESS );
+    enable_privilege( fd );
+    ck_assert_int_eq( raw_request( fd, &alloc, sizeof(alloc), &buf, sizeof(buf) ), STATUS_SUCCESS );
+    ck_assert_uint_eq( buf.reply.allocate_pages.count, AWE_ALLOC_ROUND );
+    ck_assert_uint_eq( buf.reply.allocate_pages.more, 1 );
+    alloc.count = 100;
+    ck_assert_int_eq( raw_request( fd, &alloc, sizeof(alloc), &buf, sizeof(buf) ), STATUS_SUCCESS );
+    ck_assert_uint_eq( buf.reply.allocate_pages.count, 100 );
+    ck_assert_uint_eq( buf.reply.allocate_pages.more, 0 );
+    close_fds( fds, 5 );
+    close( fd );
+}
+END_TEST
+
 /* ---- starting and stopping --------------------------------------------------------------- */
 
 /* A stop request right after the server accepts its first connection, many times: it always
@@ -475,6 +501,7 @@ AWE_DEFINE_SUITE(hostile)
     tcase_add_test( limits, test_out_of_descriptors );
     tcase_add_test( limits, test_out_of_tags );
     tcase_add_test( limits, test_out_of_handles );
+    tcase_add_test( limits, test_allocation_rounds );
     tcase_add_test( lifecycle, test_stop_at_once );
     tcase_set_timeout( shm, 60 );
     tcase_set_timeout( limits, 120 );
