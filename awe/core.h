@@ -29,6 +29,12 @@
 #define AWE_PFN_DEFAULT_TAG_BITS   10       /* 1023 processes at once */
 #define AWE_PFN_MAX_BITS           31
 
+/* The top bit of an entry in a Map or Scatter PFN array maps that frame read-only (Windows 10
+ * and later; bit 31 of a WOW64 process's 32-bit entries, which this 64-bit emulation does not
+ * serve).  It is no part of the frame number: every other call takes such an entry as it is,
+ * which names no frame. */
+#define AWE_PFN_READONLY ((uintptr_t)1 << (sizeof(uintptr_t) * 8 - 1))
+
 struct awe_pfn_layout
 {
     unsigned int index_bits;     /* frame index within one process's memfd */
@@ -248,11 +254,13 @@ struct awe_plan
     size_t              map_pages;    /* pages the plan maps */
     size_t              unmap_pages;  /* mapped pages the plan unmaps */
     size_t              protect_pages;/* mapped pages whose protection the plan changes */
-    uintptr_t          *pfns;         /* captured PFN array */
+    uintptr_t          *pfns;         /* captured PFN array, AWE_PFN_READONLY taken out */
     uintptr_t          *vas;          /* captured address array (Scatter) */
+    uint8_t            *readonly;     /* entries that had AWE_PFN_READONLY, NULL if none did */
     struct awe_plan_op  inline_ops[AWE_PLAN_INLINE_OPS];
     uintptr_t           inline_pfns[AWE_PLAN_INLINE_ELEMS];
     uintptr_t           inline_vas[AWE_PLAN_INLINE_ELEMS];
+    uint8_t             inline_readonly[AWE_PLAN_INLINE_ELEMS];
 };
 
 /* Prepares an empty plan (planning functions do this themselves). */
@@ -261,7 +269,7 @@ extern void awe_plan_init( struct awe_plan *plan );
 extern void awe_plan_release( struct awe_plan *plan );
 
 /* Plans MapUserPhysicalPages( va, count, pfn_array ) (awe-spec.md section 2.2); pfn_array NULL
- * unmaps.  Returns STATUS_SUCCESS with the plan, or Windows' failure with nothing planned. */
+ * unmaps; an entry with AWE_PFN_READONLY maps its frame read-only, the others read/write.  Returns STATUS_SUCCESS with the plan, or Windows' failure with nothing planned. */
 extern NTSTATUS awe_plan_map( struct awe_regions *regions, uintptr_t va, uint64_t count,
                               const void *pfn_array, awe_copy_in_fn copy_in, void *copy_ctx,
                               struct awe_plan *plan );
@@ -269,7 +277,8 @@ extern NTSTATUS awe_plan_map( struct awe_regions *regions, uintptr_t va, uint64_
 /* Plans MapUserPhysicalPagesScatter( va_array, count, pfn_array ) (awe-spec.md section 2.3);
  * a 0 entry or a NULL pfn_array unmaps; duplicate addresses apply in order (the last wins);
  * naming a frame at the address that already maps it leaves it mapped (spec case S06), made
- * read/write again if VirtualProtect had changed it (every Map resets a page to read/write). */
+ * read/write again if VirtualProtect had changed it (every Map resets a page to read/write, or
+ * read-only for an entry with AWE_PFN_READONLY). */
 extern NTSTATUS awe_plan_scatter( struct awe_regions *regions, const void *va_array,
                                   uint64_t count, const void *pfn_array, awe_copy_in_fn copy_in,
                                   void *copy_ctx, struct awe_plan *plan );

@@ -22,6 +22,7 @@ void awe_plan_init( struct awe_plan *plan )
     plan->protect_pages = 0;
     plan->pfns = NULL;
     plan->vas = NULL;
+    plan->readonly = NULL;
 }
 
 void awe_plan_release( struct awe_plan *plan )
@@ -29,6 +30,7 @@ void awe_plan_release( struct awe_plan *plan )
     if (plan->ops != plan->inline_ops) free( plan->ops );
     if (plan->pfns != plan->inline_pfns) free( plan->pfns );
     if (plan->vas != plan->inline_vas) free( plan->vas );
+    if (plan->readonly != plan->inline_readonly) free( plan->readonly );
     awe_plan_init( plan );
 }
 
@@ -143,6 +145,30 @@ static NTSTATUS capture( const void *src, uint64_t count, awe_copy_in_fn copy_in
     }
     *dst = buf;
     return STATUS_SUCCESS;
+}
+
+/* Takes AWE_PFN_READONLY out of the captured PFNs, remembering which entries had it.  Returns
+ * STATUS_SUCCESS or STATUS_INSUFFICIENT_RESOURCES. */
+static NTSTATUS split_readonly( struct awe_plan *plan, uint64_t count )
+{
+    size_t i;
+
+    for (i = 0; i < count; i++) if (plan->pfns[i] & AWE_PFN_READONLY) break;
+    if (i == count) return STATUS_SUCCESS;
+    if (count <= AWE_PLAN_INLINE_ELEMS) plan->readonly = plan->inline_readonly;
+    else if (!(plan->readonly = malloc( (size_t)count ))) return STATUS_INSUFFICIENT_RESOURCES;
+    for (i = 0; i < count; i++)
+    {
+        plan->readonly[i] = !!(plan->pfns[i] & AWE_PFN_READONLY);
+        plan->pfns[i] &= ~AWE_PFN_READONLY;
+    }
+    return STATUS_SUCCESS;
+}
+
+/* The protection entry i of the PFN array maps its frame with. */
+static inline enum awe_prot entry_prot( const struct awe_plan *plan, size_t i )
+{
+    return plan->readonly && plan->readonly[i] ? AWE_PROT_READONLY : AWE_PROT_READWRITE;
 }
 
 /* Grows the reverse map so that it covers frame index; 0 or -ENOMEM. */
@@ -350,8 +376,9 @@ NTSTATUS awe_plan_map( struct awe_regions *regions, uintptr_t va, uint64_t count
     size = (uintptr_t)count << AWE_PAGE_SHIFT;
     if (size - 1 > UINTPTR_MAX - va) return STATUS_INVALID_PARAMETER_2;   /* last byte wraps */
     if (pfn_array &&
-        (status = capture( pfn_array, count, copy_in, copy_ctx, plan->inline_pfns, &plan->pfns )))
-        return status;
+        ((status = capture( pfn_array, count, copy_in, copy_ctx, plan->inline_pfns, &plan->pfns )) ||
+         (status = split_readonly( plan, count ))))
+        return finish( plan, status );
 
     if (!(region = awe_regions_find( regions, va )) ||
         count > region->pages - page_of( region, va ))
@@ -382,8 +409,11 @@ NTSTATUS awe_plan_map( struct awe_regions *regions, uintptr_t va, uint64_t count
         uint32_t pfn = (uint32_t)plan->pfns[i];
         uint32_t index = pfn & (awe_pfn_max_frames( &regions->layout ) - 1);
 
-        for (n = 1; i + n < count && plan->pfns[i + n] == plan->pfns[i] + n; n++) ;
-        if (push_run( plan, region, first + i, n, pfn, index, AWE_PROT_READWRITE ))
+        enum awe_prot prot = entry_prot( plan, i );
+
+        for (n = 1; i + n < count && plan->pfns[i + n] == plan->pfns[i] + n &&
+                    entry_prot( plan, i + n ) == prot; n++) ;
+        if (push_run( plan, region, first + i, n, pfn, index, prot ))
             return finish( plan, STATUS_INSUFFICIENT_RESOURCES );
     }
     return finish( plan, awe_plan_check_budget( regions, plan ) );
@@ -395,6 +425,7 @@ struct scatter_entry
     size_t             order;    /* position in the caller's arrays: the last one wins */
     struct awe_region *region;
     uint32_t           pfn;      /* 0 unmaps */
+    enum awe_prot      prot;     /* what a map leaves the page with */
 };
 
 static int order_scatter_entries( const void *a, const void *b )
@@ -419,7 +450,8 @@ NTSTATUS awe_plan_scatter( struct awe_regions *regions, const void *va_array, ui
     if ((status = capture( va_array, count, copy_in, copy_ctx, plan->inline_vas, &plan->vas )))
         return status;
     if (pfn_array &&
-        (status = capture( pfn_array, count, copy_in, copy_ctx, plan->inline_pfns, &plan->pfns )))
+        ((status = capture( pfn_array, count, copy_in, copy_ctx, plan->inline_pfns, &plan->pfns )) ||
+         (status = split_readonly( plan, count ))))
         return finish( plan, status );
 
     if (!(entries = malloc( (size_t)count * sizeof(*entries) )))
@@ -429,6 +461,7 @@ NTSTATUS awe_plan_scatter( struct awe_regions *regions, const void *va_array, ui
         entries[i].va = plan->vas[i] & ~(AWE_PAGE_SIZE - 1);
         entries[i].order = i;
         entries[i].pfn = plan->pfns ? (uint32_t)plan->pfns[i] : 0;
+        entries[i].prot = plan->pfns ? entry_prot( plan, i ) : AWE_PROT_READWRITE;
         if (!(entries[i].region = awe_regions_find( regions, entries[i].va )))
         {
             status = STATUS_INVALID_PARAMETER_1;
@@ -447,9 +480,9 @@ NTSTATUS awe_plan_scatter( struct awe_regions *regions, const void *va_array, ui
         if (i + 1 < count && entries[i + 1].va == e->va) continue;  /* a later entry wins */
         if (e->pfn == e->region->pfn[page])
         {
-            /* already so, but a Map makes the page read/write again */
-            if (!e->pfn || e->region->prot[page] == AWE_PROT_READWRITE) continue;
-            if (awe_plan_push_protect( plan, e->region, page, AWE_PROT_READWRITE ))
+            /* already so, but a Map gives the page the entry's protection again */
+            if (!e->pfn || e->region->prot[page] == e->prot) continue;
+            if (awe_plan_push_protect( plan, e->region, page, e->prot ))
             {
                 status = STATUS_INSUFFICIENT_RESOURCES;
                 goto out_free_entries;
@@ -457,7 +490,7 @@ NTSTATUS awe_plan_scatter( struct awe_regions *regions, const void *va_array, ui
             continue;
         }
         if (push_page( plan, e->region, page, e->pfn,
-                       e->pfn & (awe_pfn_max_frames( &regions->layout ) - 1), AWE_PROT_READWRITE ))
+                       e->pfn & (awe_pfn_max_frames( &regions->layout ) - 1), e->prot ))
         {
             status = STATUS_INSUFFICIENT_RESOURCES;
             goto out_free_entries;

@@ -29,6 +29,7 @@ typedef uint16_t       WCHAR;
 typedef unsigned int   DWORD, *PDWORD, *LPDWORD;
 typedef int            LONG, *PLONG;
 typedef unsigned int   ULONG, *PULONG;
+typedef uint64_t       DWORD64, ULONG64;
 typedef intptr_t       LONG_PTR;
 typedef uintptr_t      ULONG_PTR, SIZE_T, DWORD_PTR, *PULONG_PTR, *PSIZE_T;
 typedef void          *PVOID, *LPVOID, *HANDLE, **PHANDLE;
@@ -74,6 +75,53 @@ typedef const WCHAR   *LPCWSTR;
 #define MEM_IMAGE              0x01000000     /* a VirtualQuery Type, same value */
 #define MEM_LARGE_PAGES        0x20000000
 #define MEM_64K_PAGES          (MEM_LARGE_PAGES | MEM_PHYSICAL)
+
+/* Extended parameters (AllocateUserPhysicalPages2, VirtualAlloc2, CreateFileMapping2). */
+typedef enum MEM_EXTENDED_PARAMETER_TYPE
+{
+    MemExtendedParameterInvalidType = 0,
+    MemExtendedParameterAddressRequirements,
+    MemExtendedParameterNumaNode,
+    MemExtendedParameterPartitionHandle,
+    MemExtendedParameterUserPhysicalHandle,
+    MemExtendedParameterAttributeFlags,
+    MemExtendedParameterImageMachine,
+    MemExtendedParameterMax
+} MEM_EXTENDED_PARAMETER_TYPE;
+
+typedef enum MEM_SECTION_EXTENDED_PARAMETER_TYPE
+{
+    MemSectionExtendedParameterInvalidType = 0,
+    MemSectionExtendedParameterUserPhysicalFlags,
+    MemSectionExtendedParameterNumaNode,
+    MemSectionExtendedParameterSigningLevel,
+    MemSectionExtendedParameterMax
+} MEM_SECTION_EXTENDED_PARAMETER_TYPE;
+
+#define MEM_EXTENDED_PARAMETER_TYPE_BITS 8
+
+typedef struct __attribute__((aligned(8))) MEM_EXTENDED_PARAMETER
+{
+    struct
+    {
+        DWORD64 Type : MEM_EXTENDED_PARAMETER_TYPE_BITS;
+        DWORD64 Reserved : 64 - MEM_EXTENDED_PARAMETER_TYPE_BITS;
+    };
+    union
+    {
+        DWORD64 ULong64;
+        PVOID   Pointer;
+        SIZE_T  Size;
+        HANDLE  Handle;
+        DWORD   ULong;
+    };
+} MEM_EXTENDED_PARAMETER, *PMEM_EXTENDED_PARAMETER;
+
+#define MEM_EXTENDED_PARAMETER_GRAPHICS           0x00000001
+#define MEM_EXTENDED_PARAMETER_NONPAGED           0x00000002
+#define MEM_EXTENDED_PARAMETER_ZERO_PAGES_OPTIONAL 0x00000004
+#define MEM_EXTENDED_PARAMETER_NONPAGED_LARGE     0x00000008
+#define MEM_EXTENDED_PARAMETER_NONPAGED_HUGE      0x00000010
 
 typedef struct _MEMORY_BASIC_INFORMATION
 {
@@ -177,6 +225,8 @@ BOOL   WINAPI VirtualLock( LPVOID addr, SIZE_T size );
 BOOL WINAPI AllocateUserPhysicalPages( HANDLE process, PULONG_PTR count, PULONG_PTR pfns );
 BOOL WINAPI AllocateUserPhysicalPagesNuma( HANDLE process, PULONG_PTR count, PULONG_PTR pfns,
                                            DWORD node );
+BOOL WINAPI AllocateUserPhysicalPages2( HANDLE object, PULONG_PTR count, PULONG_PTR pfns,
+                                        PMEM_EXTENDED_PARAMETER params, ULONG nparams );
 BOOL WINAPI MapUserPhysicalPages( PVOID addr, ULONG_PTR count, PULONG_PTR pfns );
 BOOL WINAPI MapUserPhysicalPagesScatter( PVOID *addrs, ULONG_PTR count, PULONG_PTR pfns );
 BOOL WINAPI FreeUserPhysicalPages( HANDLE process, PULONG_PTR count, PULONG_PTR pfns );
@@ -184,6 +234,8 @@ BOOL WINAPI FreeUserPhysicalPages( HANDLE process, PULONG_PTR count, PULONG_PTR 
 /* ---- native functions ---------------------------------------------------------------------- */
 
 NTSTATUS NTAPI NtAllocateUserPhysicalPages( HANDLE process, PULONG_PTR count, PULONG_PTR pfns );
+NTSTATUS NTAPI NtAllocateUserPhysicalPagesEx( HANDLE object, PULONG_PTR count, PULONG_PTR pfns,
+                                              PMEM_EXTENDED_PARAMETER params, ULONG nparams );
 NTSTATUS NTAPI NtFreeUserPhysicalPages( HANDLE process, PULONG_PTR count, PULONG_PTR pfns );
 NTSTATUS NTAPI NtMapUserPhysicalPages( PVOID addr, ULONG_PTR count, PULONG_PTR pfns );
 NTSTATUS NTAPI NtMapUserPhysicalPagesScatter( PVOID *addrs, ULONG_PTR count, PULONG_PTR pfns );

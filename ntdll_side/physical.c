@@ -10,6 +10,12 @@ NTSTATUS NTAPI NtAllocateUserPhysicalPages( HANDLE process, PULONG_PTR count, PU
     return awe_engine_allocate( (uintptr_t)process, count, pfns );
 }
 
+NTSTATUS NTAPI NtAllocateUserPhysicalPagesEx( HANDLE object, PULONG_PTR count, PULONG_PTR pfns,
+                                              PMEM_EXTENDED_PARAMETER params, ULONG nparams )
+{
+    return awe_engine_allocate_ex( (uintptr_t)object, count, pfns, params, nparams );
+}
+
 NTSTATUS NTAPI NtFreeUserPhysicalPages( HANDLE process, PULONG_PTR count, PULONG_PTR pfns )
 {
     return awe_engine_free( (uintptr_t)process, count, pfns );
@@ -30,12 +36,20 @@ BOOL WINAPI AllocateUserPhysicalPages( HANDLE process, PULONG_PTR count, PULONG_
     return awe_set_ntstatus( NtAllocateUserPhysicalPages( process, count, pfns ) );
 }
 
-/* The node is a preference; this machine model has one node, 0 (others: awe-spec A18 [U]). */
+BOOL WINAPI AllocateUserPhysicalPages2( HANDLE object, PULONG_PTR count, PULONG_PTR pfns,
+                                        PMEM_EXTENDED_PARAMETER params, ULONG nparams )
+{
+    return awe_set_ntstatus( NtAllocateUserPhysicalPagesEx( object, count, pfns, params, nparams ) );
+}
+
+/* As on modern Windows, a NumaNode parameter of the extended call.  The node is a preference;
+ * this machine model has one node, 0, and any other number is refused (awe-spec A18). */
 BOOL WINAPI AllocateUserPhysicalPagesNuma( HANDLE process, PULONG_PTR count, PULONG_PTR pfns,
                                            DWORD node )
 {
-    if (node) return awe_set_ntstatus( STATUS_INVALID_PARAMETER );
-    return AllocateUserPhysicalPages( process, count, pfns );
+    MEM_EXTENDED_PARAMETER param = { { MemExtendedParameterNumaNode, 0 }, { .ULong = node } };
+
+    return AllocateUserPhysicalPages2( process, count, pfns, &param, 1 );
 }
 
 BOOL WINAPI FreeUserPhysicalPages( HANDLE process, PULONG_PTR count, PULONG_PTR pfns )

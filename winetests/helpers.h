@@ -33,6 +33,8 @@
 /* ntdll exports these; the SDK's winternl.h does not declare them */
 NTSTATUS NTAPI NtAllocateUserPhysicalPages( HANDLE process, PULONG_PTR count, PULONG_PTR pfns );
 NTSTATUS NTAPI NtFreeUserPhysicalPages( HANDLE process, PULONG_PTR count, PULONG_PTR pfns );
+NTSTATUS NTAPI NtAllocateUserPhysicalPagesEx( HANDLE object, PULONG_PTR count, PULONG_PTR pfns,
+                                              MEM_EXTENDED_PARAMETER *params, ULONG nparams );
 NTSTATUS NTAPI NtFreeVirtualMemory( HANDLE process, PVOID *addr, PSIZE_T size, ULONG type );
 #endif
 

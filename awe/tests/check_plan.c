@@ -131,7 +131,7 @@ START_TEST(test_map_not_owned)
     ck_assert_int_eq( do_map( FX_AWE, 1, arr ), STATUS_CONFLICTING_ADDRESSES );
     arr[0] = (uintptr_t)awe_pfn_encode( &fx.layout, FX_TAG, 16 );      /* never allocated */
     ck_assert_int_eq( do_map( FX_AWE, 1, arr ), STATUS_CONFLICTING_ADDRESSES );
-    arr[0] = fx.pfn[0] | ((uintptr_t)1 << 63);                        /* the [R] read-only bit */
+    arr[0] = fx.pfn[0] | ((uintptr_t)1 << 62);                        /* a bit past the layout */
     ck_assert_int_eq( do_map( FX_AWE, 1, arr ), STATUS_CONFLICTING_ADDRESSES );
     arr[0] = fx.pfn[0];
     arr[1] = 0;
@@ -510,6 +510,61 @@ START_TEST(test_unmap_frames_ignores_others)
 }
 END_TEST
 
+/* The top bit of an entry maps read-only: runs split where it changes, the frame is the same,
+ * and a bare top bit is no frame (Map) or an unmap (Scatter). */
+START_TEST(test_map_readonly_entries)
+{
+    uintptr_t req[4] = { fx.pfn[0] | AWE_PFN_READONLY, fx.pfn[1] | AWE_PFN_READONLY, fx.pfn[2],
+                         fx.pfn[3] | AWE_PFN_READONLY };
+    uintptr_t vas[2] = { FX_AWE2, FX_AWE2 + P };
+    struct awe_plan plan;
+    enum awe_prot prot;
+    uint32_t pfn;
+
+    ck_assert_int_eq( fx_map( FX_AWE, 4, req, &plan ), STATUS_SUCCESS );
+    ck_assert_uint_eq( plan.nops, 3 );
+    ck_assert_uint_eq( plan.ops[0].pages, 2 );
+    ck_assert_int_eq( plan.ops[0].prot, AWE_PROT_READONLY );
+    ck_assert_uint_eq( plan.ops[0].pfn, fx.pfn[0] );
+    ck_assert_int_eq( plan.ops[1].prot, AWE_PROT_READWRITE );
+    ck_assert_int_eq( plan.ops[2].prot, AWE_PROT_READONLY );
+    ck_assert_uint_eq( plan.ops[2].index, 3 );
+    awe_plan_commit( &fx.regions, &plan );
+    ck_assert_uint_eq( awe_region_query( fx.awe, 0, &pfn, &prot ), 2 );
+    ck_assert_uint_eq( pfn, fx.pfn[0] );
+    ck_assert_int_eq( prot, AWE_PROT_READONLY );
+    ck_assert_uint_eq( awe_regions_frame_va( &fx.regions, 1 ), FX_AWE + P );
+    check_consistent();
+
+    /* still the frame it names: mapped already, so refused */
+    req[0] = fx.pfn[0] | AWE_PFN_READONLY;
+    ck_assert_int_eq( fx_map( FX_AWE2, 1, req, &plan ), STATUS_CONFLICTING_ADDRESSES );
+    req[0] = AWE_PFN_READONLY;
+    ck_assert_int_eq( fx_map( FX_AWE2, 1, req, &plan ), STATUS_CONFLICTING_ADDRESSES );
+
+    /* Scatter: per entry; at the address that maps it, only the protection changes */
+    req[0] = fx.pfn[2] | AWE_PFN_READONLY;
+    vas[0] = FX_AWE + 2 * P;
+    req[1] = fx.pfn[8] | AWE_PFN_READONLY;
+    ck_assert_int_eq( fx_scatter( vas, 2, req, &plan ), STATUS_SUCCESS );
+    ck_assert_uint_eq( plan.nops, 2 );
+    ck_assert_int_eq( plan.ops[0].kind, AWE_OP_PROTECT );
+    ck_assert_int_eq( plan.ops[0].prot, AWE_PROT_READONLY );
+    ck_assert_int_eq( plan.ops[1].kind, AWE_OP_MAP );
+    ck_assert_int_eq( plan.ops[1].prot, AWE_PROT_READONLY );
+    awe_plan_commit( &fx.regions, &plan );
+    ck_assert_uint_eq( awe_region_query( fx.awe, 0, &pfn, &prot ), 4 );
+    ck_assert_int_eq( prot, AWE_PROT_READONLY );
+    check_consistent();
+    /* a bare top bit in a Scatter is a 0 entry: it unmaps */
+    req[0] = AWE_PFN_READONLY;
+    ck_assert_int_eq( fx_scatter( vas + 1, 1, req, &plan ), STATUS_SUCCESS );
+    ck_assert_uint_eq( plan.nops, 1 );
+    ck_assert_int_eq( plan.ops[0].kind, AWE_OP_UNMAP );
+    awe_plan_release( &plan );
+}
+END_TEST
+
 AWE_DEFINE_SUITE(plan)
 {
     Suite *s = suite_create( "plan" );
@@ -531,6 +586,7 @@ AWE_DEFINE_SUITE(plan)
     tcase_add_test( errors, test_map_already_mapped );
     tcase_add_test( errors, test_map_swap_fails );
     tcase_add_test( map, test_map_unmap_range );
+    tcase_add_test( map, test_map_readonly_entries );
     tcase_add_test( map, test_map_replaces );
     tcase_add_test( map, test_map_large_array );
     tcase_add_test( map, test_abort_changes_nothing );
