@@ -310,7 +310,7 @@ $(B)/%.o: %.c | $(CC_NEED)
 # position-independent objects whose symbols stay inside whatever links them (hidden): Wine's
 # ntdll links it (wine/).  make check verifies that every symbol it defines is awe_* and that
 # it needs no Windows name from its host.
-ENGINE_SRCS := $(CORE_SRCS) $(addprefix ntdll_side/,client.c engine.c map.c server.c user.c)
+ENGINE_SRCS := $(CORE_SRCS) $(addprefix ntdll_side/,client.c engine.c map.c section.c server.c user.c)
 ENGINE_DIR  := $(B)/engine
 ENGINE_LIB  := $(ENGINE_DIR)/libawe_engine.a
 ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(ENGINE_DIR)/%.o)

@@ -138,6 +138,36 @@ enum awe_prot
     AWE_PROT_NOACCESS  = 2,
 };
 
+/* Tells whether frame index of the calling process (or of a pool) is allocated (the client
+ * reads the server's frame table; the tests ask an allocator).  Returns non-zero if owned. */
+typedef int (*awe_frame_owned_fn)( void *ctx, uint32_t index );
+
+/* The frames of an AWE section, as the regions bound to it see them.  Unlike the process's own
+ * frames, each may be mapped at any number of pages of those regions at once, so the pool
+ * counts the mappings of each frame instead of keeping its one address.  Frames come in units
+ * of unit frames (512 for a section of 2 MiB pages): a unit is allocated, mapped and unmapped
+ * whole, its PFN is that of its first frame, and a region bound to the pool has its base and
+ * its size, and every Map its address, aligned to the unit.  Tracking stays per 4 KiB page. */
+struct awe_pool
+{
+    uint32_t           tag;          /* the PFN tag of the pool's frames */
+    uint32_t           unit;         /* frames per unit: a power of two */
+    int                memfd;        /* the mapper's descriptor of the frames (client) */
+    awe_frame_owned_fn frame_owned;  /* whether a frame index is allocated in the pool */
+    void              *owner_ctx;
+    uint32_t          *map_count;    /* pages mapping each frame, by index */
+    uint32_t           map_count_len;
+    size_t             mapped;       /* pages of all bound regions that map its frames */
+    size_t             regions;      /* regions bound to it */
+};
+
+/* Prepares a pool; returns 0, or -EINVAL for a bad tag or a unit that is not a power of two
+ * of at most the frames one tag can have. */
+extern int awe_pool_init( struct awe_pool *pool, const struct awe_pfn_layout *layout, uint32_t tag,
+                          uint32_t unit, int memfd, awe_frame_owned_fn frame_owned, void *owner_ctx );
+/* Frees the pool's counts; no region may be bound to it any more. */
+extern void awe_pool_destroy( struct awe_pool *pool );
+
 struct awe_region
 {
     struct awe_tree_node node;   /* in awe_regions.tree, ordered by base */
@@ -147,11 +177,9 @@ struct awe_region
     uint8_t             *prot;   /* enum awe_prot of each mapped page */
     size_t               mapped; /* pages with a PFN */
     size_t               vmas;   /* kernel VMAs the region's pages use now */
+    struct awe_pool     *pool;   /* the section it is bound to; NULL: the process's frames */
+    uint32_t             binding;/* the client's reference that keeps the pool alive */
 };
-
-/* Tells whether frame index of the calling process is allocated to it (the client reads the
- * server's frame table; the tests ask an allocator).  Returns non-zero if owned. */
-typedef int (*awe_frame_owned_fn)( void *ctx, uint32_t index );
 
 struct awe_regions
 {
@@ -178,6 +206,10 @@ extern void awe_regions_destroy( struct awe_regions *regions );
  * base, no pages or a wrapping range, -EEXIST if it overlaps a region, -ENOMEM. */
 extern int awe_regions_insert( struct awe_regions *regions, uintptr_t base, size_t pages,
                                struct awe_region **region );
+/* Adds a region bound to pool, as awe_regions_insert does; base and pages must be multiples of
+ * the pool's unit (else -EINVAL).  Only frames of the pool map there. */
+extern int awe_regions_insert_bound( struct awe_regions *regions, uintptr_t base, size_t pages,
+                                     struct awe_pool *pool, struct awe_region **region );
 /* Returns the region containing addr, or NULL. */
 extern struct awe_region *awe_regions_find( const struct awe_regions *regions, uintptr_t addr );
 /* Forgets a region: its frames count as unmapped again (VirtualFree releases the region but
@@ -269,7 +301,9 @@ extern void awe_plan_init( struct awe_plan *plan );
 extern void awe_plan_release( struct awe_plan *plan );
 
 /* Plans MapUserPhysicalPages( va, count, pfn_array ) (awe-spec.md section 2.2); pfn_array NULL
- * unmaps; an entry with AWE_PFN_READONLY maps its frame read-only, the others read/write.  Returns STATUS_SUCCESS with the plan, or Windows' failure with nothing planned. */
+ * unmaps; an entry with AWE_PFN_READONLY maps its frame read-only, the others read/write.  In
+ * a region bound to a pool, count and the entries are the pool's units, va must be aligned to
+ * one (else STATUS_INVALID_PARAMETER_1), and frames mapped elsewhere may be mapped again.  Returns STATUS_SUCCESS with the plan, or Windows' failure with nothing planned. */
 extern NTSTATUS awe_plan_map( struct awe_regions *regions, uintptr_t va, uint64_t count,
                               const void *pfn_array, awe_copy_in_fn copy_in, void *copy_ctx,
                               struct awe_plan *plan );
@@ -301,6 +335,13 @@ extern NTSTATUS awe_plan_protect( struct awe_regions *regions, struct awe_region
  * STATUS_INSUFFICIENT_RESOURCES (out of memory). */
 extern NTSTATUS awe_plan_unmap_frames( struct awe_regions *regions, const uintptr_t *pfns,
                                        size_t count, struct awe_plan *plan );
+
+/* The same for frames of a pool freed through its section (their units' PFNs): whatever maps
+ * them, in every region bound to the pool, is unmapped.  Costs a look at each mapped page of
+ * those regions, and nothing when none of the frames is mapped. */
+extern NTSTATUS awe_plan_unmap_pool_frames( struct awe_regions *regions, struct awe_pool *pool,
+                                            const uintptr_t *pfns, size_t count,
+                                            struct awe_plan *plan );
 
 /* Applies a plan whose operations all succeeded to the tables, and releases it. */
 extern void awe_plan_commit( struct awe_regions *regions, struct awe_plan *plan );

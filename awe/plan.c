@@ -261,6 +261,54 @@ static NTSTATUS check_frames( struct awe_regions *regions, const uintptr_t *pfns
     return status;
 }
 
+/* Grows a pool's mapping counts so that they cover frame index; 0 or -ENOMEM. */
+static int reserve_map_count( struct awe_pool *pool, const struct awe_pfn_layout *layout,
+                              uint32_t index )
+{
+    uint32_t len = pool->map_count_len, max = awe_pfn_max_frames( layout );
+    uint32_t *counts;
+
+    if (index < len) return 0;
+    len = len ? len : 256;
+    while (len <= index) len = len > max / 2 ? max : len * 2;
+    if (!(counts = realloc( pool->map_count, (size_t)len * sizeof(*counts) ))) return -ENOMEM;
+    memset( counts + pool->map_count_len, 0, (size_t)(len - pool->map_count_len) * sizeof(*counts) );
+    pool->map_count = counts;
+    pool->map_count_len = len;
+    return 0;
+}
+
+/* Checks that pfn is the first frame of an allocated unit of the pool; returns its index or
+ * -1 (STATUS_CONFLICTING_ADDRESSES), or -2 when the counts cannot grow. */
+static int64_t pool_unit_index( const struct awe_regions *regions, struct awe_pool *pool,
+                                uintptr_t pfn )
+{
+    uint32_t tag, index;
+
+    if (awe_pfn_decode( &regions->layout, pfn, &tag, &index ) || tag != pool->tag ||
+        (index & (pool->unit - 1)) || !pool->frame_owned( pool->owner_ctx, index ))
+        return -1;
+    if (reserve_map_count( pool, &regions->layout, index + pool->unit - 1 )) return -2;
+    return index;
+}
+
+/* Pass 1 for a region bound to a pool: each entry names an allocated unit of the pool; the
+ * same unit may come several times and be mapped anywhere already. */
+static NTSTATUS check_pool_frames( const struct awe_regions *regions, struct awe_pool *pool,
+                                   const uintptr_t *pfns, size_t count )
+{
+    size_t i;
+
+    for (i = 0; i < count; i++)
+    {
+        int64_t index = pool_unit_index( regions, pool, pfns[i] );
+
+        if (index == -2) return STATUS_INSUFFICIENT_RESOURCES;
+        if (index < 0) return STATUS_CONFLICTING_ADDRESSES;
+    }
+    return STATUS_SUCCESS;
+}
+
 /* State of page x of the region once the plan's operation op (covering it or not) is done. */
 static void new_state( const struct awe_plan_op *op, size_t x, uint32_t *pfn, enum awe_prot *prot )
 {
@@ -366,7 +414,7 @@ NTSTATUS awe_plan_map( struct awe_regions *regions, uintptr_t va, uint64_t count
                        struct awe_plan *plan )
 {
     struct awe_region *region;
-    size_t i, n, first;
+    size_t i, n, first, unit = 1;
     uintptr_t size;
     NTSTATUS status;
 
@@ -380,40 +428,50 @@ NTSTATUS awe_plan_map( struct awe_regions *regions, uintptr_t va, uint64_t count
          (status = split_readonly( plan, count ))))
         return finish( plan, status );
 
-    if (!(region = awe_regions_find( regions, va )) ||
-        count > region->pages - page_of( region, va ))
+    if (!(region = awe_regions_find( regions, va )))
         return finish( plan, STATUS_INVALID_PARAMETER_1 );
     first = page_of( region, va );
+    /* in a region of large units, the count is units and the address must start one */
+    if (region->pool)
+    {
+        unit = region->pool->unit;
+        if (first & (unit - 1)) return finish( plan, STATUS_INVALID_PARAMETER_1 );
+    }
+    if (count > (region->pages - first) / unit) return finish( plan, STATUS_INVALID_PARAMETER_1 );
 
     /* Whole runs are pushed at once: the operations are those that pushing page by page and
      * merging would give (runs of mapped pages to unmap; runs of consecutive frames to map). */
     if (!plan->pfns)
     {
-        for (i = 0; i < count; i += n)
+        size_t pages = (size_t)count * unit;
+
+        for (i = 0; i < pages; i += n)
         {
             if (!region->pfn[first + i])
             {
                 n = 1;
                 continue;
             }
-            for (n = 1; i + n < count && region->pfn[first + i + n]; n++) ;
+            for (n = 1; i + n < pages && region->pfn[first + i + n]; n++) ;
             if (push_run( plan, region, first + i, n, 0, 0, 0 ))
                 return finish( plan, STATUS_INSUFFICIENT_RESOURCES );
         }
         return finish( plan, awe_plan_check_budget( regions, plan ) );
     }
 
-    if ((status = check_frames( regions, plan->pfns, NULL, count ))) return finish( plan, status );
+    if (region->pool) status = check_pool_frames( regions, region->pool, plan->pfns, count );
+    else status = check_frames( regions, plan->pfns, NULL, count );
+    if (status) return finish( plan, status );
     for (i = 0; i < count; i += n)
     {
         uint32_t pfn = (uint32_t)plan->pfns[i];
         uint32_t index = pfn & (awe_pfn_max_frames( &regions->layout ) - 1);
-
         enum awe_prot prot = entry_prot( plan, i );
 
-        for (n = 1; i + n < count && plan->pfns[i + n] == plan->pfns[i] + n &&
+        /* entries that continue each other's frames make one run (each a whole unit) */
+        for (n = 1; i + n < count && plan->pfns[i + n] == plan->pfns[i] + n * unit &&
                     entry_prot( plan, i + n ) == prot; n++) ;
-        if (push_run( plan, region, first + i, n, pfn, index, prot ))
+        if (push_run( plan, region, first + i * unit, n * unit, pfn, index, prot ))
             return finish( plan, STATUS_INSUFFICIENT_RESOURCES );
     }
     return finish( plan, awe_plan_check_budget( regions, plan ) );
@@ -441,8 +499,9 @@ NTSTATUS awe_plan_scatter( struct awe_regions *regions, const void *va_array, ui
                            struct awe_plan *plan )
 {
     struct scatter_entry *entries;
+    uintptr_t *own = NULL;
     NTSTATUS status;
-    size_t i;
+    size_t i, bound = 0;
 
     awe_plan_init( plan );
     if (count > UINTPTR_MAX >> AWE_PAGE_SHIFT) return STATUS_INVALID_PARAMETER_2;
@@ -458,39 +517,65 @@ NTSTATUS awe_plan_scatter( struct awe_regions *regions, const void *va_array, ui
         return finish( plan, STATUS_INSUFFICIENT_RESOURCES );
     for (i = 0; i < count; i++)
     {
+        struct awe_region *region;
+
         entries[i].va = plan->vas[i] & ~(AWE_PAGE_SIZE - 1);
         entries[i].order = i;
         entries[i].pfn = plan->pfns ? (uint32_t)plan->pfns[i] : 0;
         entries[i].prot = plan->pfns ? entry_prot( plan, i ) : AWE_PROT_READWRITE;
-        if (!(entries[i].region = awe_regions_find( regions, entries[i].va )))
+        /* an address in a region of large units must start one */
+        if (!(region = entries[i].region = awe_regions_find( regions, entries[i].va )) ||
+            (region->pool && (page_of( region, entries[i].va ) & (region->pool->unit - 1))))
         {
             status = STATUS_INVALID_PARAMETER_1;
             goto out_free_entries;
         }
+        if (region->pool) bound++;
     }
-    if (plan->pfns && (status = check_frames( regions, plan->pfns, plan->vas, count )))
+    if (plan->pfns && bound)
+    {
+        /* entries for bound regions name units of their pools; the others are checked
+         * together below, the bound ones standing there as unmap entries */
+        if (!(own = malloc( (size_t)count * sizeof(*own) )))
+        {
+            status = STATUS_INSUFFICIENT_RESOURCES;
+            goto out_free_entries;
+        }
+        for (i = 0; i < count; i++)
+        {
+            own[i] = entries[i].region->pool ? 0 : plan->pfns[i];
+            if (!entries[i].pfn || !entries[i].region->pool) continue;
+            if ((status = check_pool_frames( regions, entries[i].region->pool, &plan->pfns[i], 1 )))
+                goto out_free_entries;
+        }
+    }
+    if (plan->pfns && (status = check_frames( regions, own ? own : plan->pfns, plan->vas, count )))
         goto out_free_entries;
 
     qsort( entries, count, sizeof(*entries), order_scatter_entries );
     for (i = 0; i < count; i++)
     {
         struct scatter_entry *e = &entries[i];
-        size_t page = page_of( e->region, e->va );
+        size_t page = page_of( e->region, e->va ), j;
+        size_t unit = e->region->pool ? e->region->pool->unit : 1;
 
         if (i + 1 < count && entries[i + 1].va == e->va) continue;  /* a later entry wins */
         if (e->pfn == e->region->pfn[page])
         {
-            /* already so, but a Map gives the page the entry's protection again */
-            if (!e->pfn || e->region->prot[page] == e->prot) continue;
-            if (awe_plan_push_protect( plan, e->region, page, e->prot ))
+            /* already so, but a Map gives the pages the entry's protection again */
+            for (j = page; e->pfn && j < page + unit; j++)
             {
-                status = STATUS_INSUFFICIENT_RESOURCES;
-                goto out_free_entries;
+                if (e->region->prot[j] == e->prot) continue;
+                if (awe_plan_push_protect( plan, e->region, j, e->prot ))
+                {
+                    status = STATUS_INSUFFICIENT_RESOURCES;
+                    goto out_free_entries;
+                }
             }
             continue;
         }
-        if (push_page( plan, e->region, page, e->pfn,
-                       e->pfn & (awe_pfn_max_frames( &regions->layout ) - 1), e->prot ))
+        if (push_run( plan, e->region, page, unit, e->pfn,
+                      e->pfn & (awe_pfn_max_frames( &regions->layout ) - 1), e->prot ))
         {
             status = STATUS_INSUFFICIENT_RESOURCES;
             goto out_free_entries;
@@ -499,6 +584,7 @@ NTSTATUS awe_plan_scatter( struct awe_regions *regions, const void *va_array, ui
     status = awe_plan_check_budget( regions, plan );
 
 out_free_entries:
+    free( own );
     free( entries );
     return finish( plan, status );
 }
@@ -544,6 +630,54 @@ NTSTATUS awe_plan_unmap_frames( struct awe_regions *regions, const uintptr_t *pf
     return finish( plan, status );
 }
 
+static int order_indexes( const void *a, const void *b )
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+NTSTATUS awe_plan_unmap_pool_frames( struct awe_regions *regions, struct awe_pool *pool,
+                                     const uintptr_t *pfns, size_t count, struct awe_plan *plan )
+{
+    uint32_t *units, tag, index, mask = awe_pfn_max_frames( &regions->layout ) - 1;
+    struct awe_tree_node *node;
+    NTSTATUS status = STATUS_SUCCESS;
+    size_t i, n = 0;
+
+    awe_plan_init( plan );
+    if (!count || !pool->mapped) return STATUS_SUCCESS;
+    if (!(units = malloc( count * sizeof(*units) ))) return STATUS_INSUFFICIENT_RESOURCES;
+    /* the units that are mapped somewhere: only their pages need looking for */
+    for (i = 0; i < count; i++)
+        if (!awe_pfn_decode( &regions->layout, pfns[i], &tag, &index ) && tag == pool->tag &&
+            !(index & (pool->unit - 1)) && index < pool->map_count_len && pool->map_count[index])
+            units[n++] = index;
+    qsort( units, n, sizeof(*units), order_indexes );
+    for (node = n ? awe_tree_first( &regions->tree ) : NULL; node && !status; node = awe_tree_next( node ))
+    {
+        struct awe_region *region = AWE_TREE_ENTRY( node, struct awe_region, node );
+        size_t page;
+
+        if (region->pool != pool || !region->mapped) continue;
+        for (page = 0; page < region->pages; page++)
+        {
+            uint32_t head;
+
+            if (!region->pfn[page]) continue;
+            head = (region->pfn[page] & mask) & ~(pool->unit - 1);
+            if (bsearch( &head, units, n, sizeof(*units), order_indexes ) &&
+                push_page( plan, region, page, 0, 0, 0 ))
+            {
+                status = STATUS_INSUFFICIENT_RESOURCES;
+                break;
+            }
+        }
+    }
+    free( units );
+    if (!status) count_vma_delta( plan );
+    return finish( plan, status );
+}
+
 void awe_plan_commit( struct awe_regions *regions, struct awe_plan *plan )
 {
     uint32_t mask = awe_pfn_max_frames( &regions->layout ) - 1;
@@ -565,20 +699,25 @@ void awe_plan_commit( struct awe_regions *regions, struct awe_plan *plan )
         {
             /* the tables hold only this process's frames, validated when they were mapped, so
              * a frame's index is its PFN's low bits */
+            struct awe_pool *pool = region->pool;
+
             for (i = 0; i < op->pages; i++)
             {
                 if (pfn[i])
                 {
-                    regions->frame_va[pfn[i] & mask] = 0;
+                    if (pool) pool->map_count[pfn[i] & mask]--;
+                    else regions->frame_va[pfn[i] & mask] = 0;
                     gone++;
                 }
                 if (op->kind == AWE_OP_MAP)
                 {
                     pfn[i] = op->pfn + (uint32_t)i;
-                    regions->frame_va[op->index + i] = op->va + (i << AWE_PAGE_SHIFT);
+                    if (pool) pool->map_count[op->index + i]++;
+                    else regions->frame_va[op->index + i] = op->va + (i << AWE_PAGE_SHIFT);
                 }
                 else pfn[i] = 0;
             }
+            if (pool) pool->mapped += (op->kind == AWE_OP_MAP ? op->pages : 0) - gone;
             memset( prot, op->kind == AWE_OP_MAP ? op->prot : AWE_PROT_READWRITE, op->pages );
             region->mapped -= gone;
             regions->mapped -= gone;

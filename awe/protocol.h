@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include "status.h"
 
-#define AWE_PROTOCOL_VERSION 3
+#define AWE_PROTOCOL_VERSION 4
 #define AWE_MAX_MESSAGE      (64 * 1024)     /* whole message, fixed + variable part */
 
 /* Field types: F(type, name) in the tables below; each maps to a C type and a trace format. */
@@ -32,6 +32,9 @@ typedef uint32_t awe_pad;         /* must be zero */
 #define AWE_PROCESS_QUERY_INFORMATION 0x0400      /* implies the next one, as on Windows */
 #define AWE_PROCESS_QUERY_LIMITED_INFORMATION 0x1000
 #define AWE_TOKEN_ADJUST_PRIVILEGES  0x0020
+#define AWE_SECTION_QUERY            0x0001
+#define AWE_SECTION_MAP_WRITE        0x0002      /* what Allocate and Free need of a section */
+#define AWE_SECTION_MAP_READ         0x0004
 #define AWE_SE_LOCK_MEMORY_PRIVILEGE 4            /* LUID, low part */
 #define AWE_SE_PRIVILEGE_ENABLED     0x00000002
 #define AWE_SE_PRIVILEGE_REMOVED     0x00000004
@@ -39,6 +42,7 @@ typedef uint32_t awe_pad;         /* must be zero */
 /* Object types in the published handle tables (struct awe_handle_entry.type). */
 #define AWE_OBJECT_PROCESS 1
 #define AWE_OBJECT_TOKEN   2
+#define AWE_OBJECT_SECTION 3      /* an AWE section; data[0] = its tag, data[1] = its unit */
 
 /* A run of frames in a variable part. */
 struct awe_wire_run
@@ -74,6 +78,31 @@ struct awe_wire_process_status
     uint64_t vmas;                /* from the client's usage page (informational) */
 };
 
+/* One AWE section in get_status, after the processes. */
+struct awe_wire_section_status
+{
+    uint32_t owner_pid;           /* the process that created it (the only one with handles) */
+    uint32_t tag;
+    uint32_t unit;                /* frames per page: 1, or 512 for 2 MiB pages */
+    uint32_t backing;             /* AWE_BACKING_* */
+    uint64_t frames_allocated;
+    uint64_t span_frames;
+    uint32_t handles;             /* handles to it: the owner's, and one per bound region */
+    uint32_t pad;
+};
+
+/* How a pool's frames are backed. */
+#define AWE_BACKING_SMALL    0    /* 4 KiB frames of a plain memfd */
+#define AWE_BACKING_HUGETLB  1    /* huge pages of a hugetlb memfd, from the host's reserve */
+#define AWE_BACKING_EMULATED 2    /* large frames as aligned runs of 4 KiB frames */
+#define AWE_BACKING_NONE     3    /* large frames wanted, none to be had: allocations fail */
+
+/* --large-pages (get_status large_pages) */
+#define AWE_LARGE_AUTO    0       /* huge pages when the host has some reserved, else emulated */
+#define AWE_LARGE_HUGETLB 1       /* huge pages only: without them, ERROR_NO_SYSTEM_RESOURCES */
+#define AWE_LARGE_EMULATE 2       /* always emulated */
+#define AWE_LARGE_FAIL    3       /* never: ERROR_NO_SYSTEM_RESOURCES, as Windows without them */
+
 /* ---- the requests: X(name, request fields, reply fields) -----------------------------------
  *
  * init_process        first request of a process; the reply carries five descriptors: the
@@ -108,7 +137,18 @@ struct awe_wire_process_status
  * open_token          OpenProcessToken: a token handle for the process.
  * adjust_privileges   AdjustTokenPrivileges; variable part: privileges; reply variable part:
  *                     their previous states.
- * get_status          the status display: reply variable part is awe_wire_process_status[]. */
+ * get_status          the status display: reply variable part is awe_wire_process_status[processes]
+ *                     then awe_wire_section_status[sections].
+ * create_section      CreateFileMapping2 of an AWE section (MemSectionExtendedParameter-
+ *                     UserPhysicalFlags): a frame pool of its own with its own tag; flags
+ *                     AWE_SECTION_LARGE for SEC_LARGE_PAGES (2 MiB units, needs the
+ *                     privilege).  The reply carries two descriptors: the pool's memfd
+ *                     (read/write) and its frame table (read-only).  allocate_pages and
+ *                     free_pages take the section handle as their process (SECTION_MAP_WRITE):
+ *                     the frames are the section's, charged to its creator, and live as long
+ *                     as a handle to it does.  Only the creator holds handles to a section.
+ * dup_handle          DuplicateHandle within the process, with the same access: the client
+ *                     keeps a section alive this way while regions are bound to it. */
 
 #define AWE_REQ_init_process(F)       F(awe_u32, version) F(awe_pad, pad)
 #define AWE_REPLY_init_process(F)     F(awe_u32, tag) F(awe_u32, index_bits) F(awe_u32, tag_bits) \
@@ -120,7 +160,8 @@ struct awe_wire_process_status
                                       F(awe_u64, sync_id) F(awe_u32, lock_slot) F(awe_pad, pad)
 
 #define AWE_REQ_allocate_pages(F)     F(awe_handle, process) F(awe_u32, flags) F(awe_u64, count)
-#define AWE_REPLY_allocate_pages(F)   F(awe_u64, count) F(awe_u32, tag) F(awe_u32, more)
+#define AWE_REPLY_allocate_pages(F)   F(awe_u64, count) F(awe_u32, tag) F(awe_u32, more) \
+                                      F(awe_u32, unit) F(awe_pad, pad)
 
 #define AWE_REQ_free_pages(F)         F(awe_handle, process) F(awe_pad, pad)
 #define AWE_REPLY_free_pages(F)       F(awe_u64, freed) F(awe_u32, quarantined) F(awe_pad, pad)
@@ -143,7 +184,16 @@ struct awe_wire_process_status
 #define AWE_REQ_get_status(F)         F(awe_pad, pad) F(awe_pad, pad2)
 #define AWE_REPLY_get_status(F)       F(awe_u32, flags) F(awe_u32, processes) F(awe_u64, quota_frames) \
                                       F(awe_u64, limit_frames) F(awe_u64, held_frames) \
-                                      F(awe_u64, reserve_frames)
+                                      F(awe_u64, reserve_frames) F(awe_u32, sections) \
+                                      F(awe_u32, large_pages) F(awe_u64, huge_pages_total) \
+                                      F(awe_u64, huge_pages_free)
+
+#define AWE_REQ_create_section(F)     F(awe_u32, flags) F(awe_access, access)
+#define AWE_REPLY_create_section(F)   F(awe_handle, handle) F(awe_u32, tag) F(awe_u32, unit) \
+                                      F(awe_u32, backing) F(awe_u64, frame_table_size)
+
+#define AWE_REQ_dup_handle(F)         F(awe_handle, handle) F(awe_pad, pad)
+#define AWE_REPLY_dup_handle(F)       F(awe_handle, handle) F(awe_pad, pad)
 
 #define AWE_REQUESTS(X) \
     X(init_process) \
@@ -154,11 +204,17 @@ struct awe_wire_process_status
     X(open_token) \
     X(adjust_privileges) \
     X(get_status) \
-    X(ack_unmap)
+    X(ack_unmap) \
+    X(create_section) \
+    X(dup_handle)
 
 /* allocate_pages flags: the frame size asked for (AllocateUserPhysicalPages2's attributes). */
 #define AWE_ALLOC_LARGE 0x1       /* 2 MiB frames */
 #define AWE_ALLOC_HUGE  0x2       /* 1 GiB frames */
+
+/* create_section flags */
+#define AWE_SECTION_LARGE 0x1     /* SEC_LARGE_PAGES: 2 MiB units */
+#define AWE_LARGE_UNIT    512     /* frames in a 2 MiB unit */
 
 /* Requests the server never answers. */
 #define AWE_NO_REPLY_REQUESTS (1u << AWE_REQ_ack_unmap)

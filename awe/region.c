@@ -63,6 +63,45 @@ void awe_regions_destroy( struct awe_regions *regions )
     regions->mapped = regions->vmas = 0;
 }
 
+int awe_pool_init( struct awe_pool *pool, const struct awe_pfn_layout *layout, uint32_t tag,
+                   uint32_t unit, int memfd, awe_frame_owned_fn frame_owned, void *owner_ctx )
+{
+    if (!tag || tag > awe_pfn_max_tag( layout ) || !unit || (unit & (unit - 1)) ||
+        unit > awe_pfn_max_frames( layout ))
+        return -EINVAL;
+    pool->tag = tag;
+    pool->unit = unit;
+    pool->memfd = memfd;
+    pool->frame_owned = frame_owned;
+    pool->owner_ctx = owner_ctx;
+    pool->map_count = NULL;
+    pool->map_count_len = 0;
+    pool->mapped = 0;
+    pool->regions = 0;
+    return 0;
+}
+
+void awe_pool_destroy( struct awe_pool *pool )
+{
+    free( pool->map_count );
+    pool->map_count = NULL;
+    pool->map_count_len = 0;
+}
+
+int awe_regions_insert_bound( struct awe_regions *regions, uintptr_t base, size_t pages,
+                              struct awe_pool *pool, struct awe_region **ret )
+{
+    struct awe_region *region;
+    int err;
+
+    if (pool && (((base >> AWE_PAGE_SHIFT) | pages) & (pool->unit - 1))) return -EINVAL;
+    if ((err = awe_regions_insert( regions, base, pages, &region ))) return err;
+    region->pool = pool;
+    if (pool) pool->regions++;
+    if (ret) *ret = region;
+    return 0;
+}
+
 int awe_regions_insert( struct awe_regions *regions, uintptr_t base, size_t pages,
                         struct awe_region **ret )
 {
@@ -107,15 +146,22 @@ void awe_regions_remove( struct awe_regions *regions, struct awe_region *region 
     uint32_t tag, index;
     size_t i;
 
+    struct awe_pool *pool = region->pool;
+
     for (i = 0; i < region->pages && region->mapped; i++)
     {
         if (!region->pfn[i]) continue;
-        if (!awe_pfn_decode( &regions->layout, region->pfn[i], &tag, &index ) &&
-            index < regions->frame_va_len)
-            regions->frame_va[index] = 0;
+        if (awe_pfn_decode( &regions->layout, region->pfn[i], &tag, &index )) ;
+        else if (pool)
+        {
+            if (index < pool->map_count_len) pool->map_count[index]--;
+            pool->mapped--;
+        }
+        else if (index < regions->frame_va_len) regions->frame_va[index] = 0;
         region->mapped--;
         regions->mapped--;
     }
+    if (pool) pool->regions--;
     regions->vmas -= region->vmas;
     awe_tree_remove( &regions->tree, &region->node );
     free_region( region );

@@ -152,6 +152,13 @@ static void drain_client( struct fake_client *c )
             dprintf( 2, "client %d: reply %08x, %zd bytes, %d descriptors\n", (int)(c - clients),
                      (unsigned int)buf.header.status, len, nfds );
         if (!nfds) continue;
+        if (nfds == 2 && (size_t)len == sizeof(struct create_section_reply))
+        {
+            /* a section's memfd and table: the client keeps them; here they only must not leak */
+            FUZZ_CHECK( buf.header.status == STATUS_SUCCESS, "descriptors with a failure" );
+            for (i = 0; i < nfds; i++) close( fds[i] );
+            continue;
+        }
         FUZZ_CHECK( nfds == 5 && (size_t)len == sizeof(struct init_process_reply) &&
                     buf.header.status == STATUS_SUCCESS, "%d descriptors with a reply of %zd bytes",
                     nfds, len );
@@ -219,29 +226,49 @@ static void drop_client( struct fake_client *c )
     forget_client( c );
 }
 
+/* Checks one pool: its published bits, its allocator and its counts agree. */
+static void check_pool( const struct frame_pool *pool, pid_t pid, const char *what )
+{
+    uint32_t max = 1u << FUZZ_SRV_INDEX_BITS, i;
+    uint64_t bits = 0;
+
+    if (!pool->frames_ready) return;
+    for (i = 0; i < max / 64; i++)
+        bits += (uint64_t)__builtin_popcountll( atomic_load( &pool->table->bits[i] ) );
+    FUZZ_CHECK( bits == pool->owned, "pid %d %s: %llu bits set, %llu frames owned", (int)pid, what,
+                (unsigned long long)bits, (unsigned long long)pool->owned );
+    FUZZ_CHECK( (uint64_t)pool->frames.in_use * pool->unit == pool->owned + pool->quarantined,
+                "pid %d %s: %u units of %u allocated, %llu owned, %llu quarantined", (int)pid, what,
+                pool->frames.in_use, pool->unit, (unsigned long long)pool->owned,
+                (unsigned long long)pool->quarantined );
+}
+
 /* Checks what must hold between any two events: every frame is accounted for. */
 static void check_processes( void )
 {
     const struct process *process;
-    uint32_t max = 1u << FUZZ_SRV_INDEX_BITS, i;
+    const struct section *section;
     uint64_t held = 0;
 
     for (process = process_list; process; process = process->next)
     {
-        uint64_t bits = 0;
+        uint64_t in_sections = 0;
 
-        held += process->owned + process->quarantined;
-        if (!process->frames_ready) continue;
-        for (i = 0; i < max / 64; i++)
-            bits += (uint64_t)__builtin_popcountll( atomic_load( &process->table->bits[i] ) );
-        FUZZ_CHECK( bits == process->owned, "pid %d: %llu bits set, %llu frames owned",
-                    (int)process->pid, (unsigned long long)bits, (unsigned long long)process->owned );
-        FUZZ_CHECK( process->frames.in_use == process->owned + process->quarantined,
-                    "pid %d: %u frames allocated, %llu owned, %llu quarantined", (int)process->pid,
-                    process->frames.in_use, (unsigned long long)process->owned,
-                    (unsigned long long)process->quarantined );
-        FUZZ_CHECK( !options.quota_frames || process->owned + process->quarantined <= options.quota_frames,
+        held += process->pool.owned + process->pool.quarantined + process->section_frames;
+        check_pool( &process->pool, process->pid, "frames" );
+        for (section = section_list; section; section = section->next)
+            if (section->owner == process) in_sections += section->pool.owned;
+        FUZZ_CHECK( in_sections == process->section_frames, "pid %d: %llu frames in sections, %llu charged",
+                    (int)process->pid, (unsigned long long)in_sections,
+                    (unsigned long long)process->section_frames );
+        FUZZ_CHECK( !options.quota_frames ||
+                    process->pool.owned + process->pool.quarantined + process->section_frames <= options.quota_frames,
                     "pid %d over its quota", (int)process->pid );
+    }
+    for (section = section_list; section; section = section->next)
+    {
+        FUZZ_CHECK( section->refs && section->owner->fd >= 0, "a section outlives its owner's handles" );
+        check_pool( &section->pool, section->owner->pid, "section" );
     }
     FUZZ_CHECK( held == pages_held_frames(), "held frames" );
     FUZZ_CHECK( !options.limit_frames || held <= options.limit_frames, "%llu frames held",
@@ -509,6 +536,7 @@ static void configure( uint8_t cfg )
     options.reserve_frames = cfg & FUZZ_SRV_CFG_RESERVE ? (uint64_t)1 << 40 :
                              cfg & FUZZ_SRV_CFG_SMALL_RES ? 1 : 0;
     options.unlocked = !!(cfg & FUZZ_SRV_CFG_UNLOCKED);
+    options.large_pages = AWE_LARGE_EMULATE;   /* the host's huge pages are not the input's to choose */
     options.debug = !!(cfg & FUZZ_SRV_CFG_DEBUG);
 }
 

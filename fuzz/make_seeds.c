@@ -146,6 +146,17 @@ static void server_seeds( void )
     start(); put8( 0 ); srv_init( 0 ); srv_enable( 0, FIRST_HANDLE );
     srv_alloc( 0, AWE_CURRENT_PROCESS, 8 ); srv_free( 0, 0, 0xff, 0, 8, 0 ); finish( "alloc-free" );
 
+    /* an AWE section (the second handle, after the token): frames through its handle, a
+     * duplicate that keeps it when the first handle goes, a large one */
+    start(); put8( 0 ); srv_init( 0 ); srv_enable( 0, FIRST_HANDLE );
+    PUT_REQ( 0, create_section, .flags = 0, .access = AWE_SECTION_MAP_WRITE );
+    srv_alloc( 0, awe_handle_encode( 1, 1 ), 4 );
+    PUT_REQ( 0, dup_handle, .handle = awe_handle_encode( 1, 1 ) );
+    PUT_REQ( 0, close_handle, .handle = awe_handle_encode( 1, 1 ) );
+    srv_alloc( 0, awe_handle_encode( 2, 1 ), 2 );
+    PUT_REQ( 0, create_section, .flags = AWE_SECTION_LARGE, .access = AWE_SECTION_MAP_WRITE );
+    PUT_REQ( 0, get_status, .pad = 0 ); finish( "section" );
+
     /* a partial Free: a run past the owned frames, a repeat */
     start(); put8( 0 ); srv_init( 0 ); srv_enable( 0, FIRST_HANDLE );
     srv_alloc( 0, AWE_CURRENT_PROCESS, 4 ); srv_free( 0, 0, 0xff, 2, 5, 1 );
@@ -346,7 +357,7 @@ static void cli_attach( const uint8_t *kinds )
 
 static void client_seeds( void )
 {
-    struct allocate_pages_reply alloc = { { STATUS_SUCCESS, 0 }, 8, FUZZ_CLI_TAG, 0 };
+    struct allocate_pages_reply alloc = { { STATUS_SUCCESS, 0 }, 8, FUZZ_CLI_TAG, 0, 1, 0 };
     struct awe_wire_run runs[3] = { { 0, 4 }, { 10, 4 }, { 100, 2 } };
     struct free_pages_reply freed = { { STATUS_SUCCESS, 0 }, 4, 0, 0 };
     struct open_process_reply opened = { { STATUS_SUCCESS, 0 }, awe_handle_encode( 3, 1 ), 0 };

@@ -36,7 +36,7 @@ typedef void          *PVOID, *LPVOID, *HANDLE, **PHANDLE;
 typedef const void    *LPCVOID;
 typedef char           CHAR;
 typedef const CHAR    *LPCSTR;
-typedef const WCHAR   *LPCWSTR;
+typedef const WCHAR   *LPCWSTR, *PCWSTR;
 
 #ifndef TRUE
 #define TRUE  1
@@ -122,6 +122,26 @@ typedef struct __attribute__((aligned(8))) MEM_EXTENDED_PARAMETER
 #define MEM_EXTENDED_PARAMETER_ZERO_PAGES_OPTIONAL 0x00000004
 #define MEM_EXTENDED_PARAMETER_NONPAGED_LARGE     0x00000008
 #define MEM_EXTENDED_PARAMETER_NONPAGED_HUGE      0x00000010
+
+/* Sections: the AWE kind only (CreateFileMapping2 with MemSectionExtendedParameter-
+ * UserPhysicalFlags); libawe has no file mappings. */
+#define SECTION_QUERY       0x0001
+#define SECTION_MAP_WRITE   0x0002
+#define SECTION_MAP_READ    0x0004
+#define SECTION_MAP_EXECUTE 0x0008
+#define SECTION_EXTEND_SIZE 0x0010
+#define SECTION_ALL_ACCESS  0x000f001f
+
+#define SEC_RESERVE         0x04000000
+#define SEC_COMMIT          0x08000000
+#define SEC_LARGE_PAGES     0x80000000
+
+typedef struct _SECURITY_ATTRIBUTES
+{
+    DWORD  nLength;
+    LPVOID lpSecurityDescriptor;
+    BOOL   bInheritHandle;
+} SECURITY_ATTRIBUTES, *PSECURITY_ATTRIBUTES, *LPSECURITY_ATTRIBUTES;
 
 typedef struct _MEMORY_BASIC_INFORMATION
 {
@@ -217,6 +237,11 @@ BOOL   WINAPI AdjustTokenPrivileges( HANDLE token, BOOL disable_all, PTOKEN_PRIV
 void   WINAPI GetSystemInfo( LPSYSTEM_INFO info );
 
 LPVOID WINAPI VirtualAlloc( LPVOID addr, SIZE_T size, DWORD type, DWORD protect );
+PVOID  WINAPI VirtualAlloc2( HANDLE process, PVOID addr, SIZE_T size, ULONG type, ULONG protect,
+                             MEM_EXTENDED_PARAMETER *params, ULONG nparams );
+HANDLE WINAPI CreateFileMapping2( HANDLE file, SECURITY_ATTRIBUTES *sa, ULONG access, ULONG protect,
+                                  ULONG attributes, ULONG64 size, PCWSTR name,
+                                  MEM_EXTENDED_PARAMETER *params, ULONG nparams );
 BOOL   WINAPI VirtualFree( LPVOID addr, SIZE_T size, DWORD type );
 SIZE_T WINAPI VirtualQuery( LPCVOID addr, PMEMORY_BASIC_INFORMATION info, SIZE_T length );
 BOOL   WINAPI VirtualProtect( LPVOID addr, SIZE_T size, DWORD protect, PDWORD old_protect );
@@ -241,6 +266,9 @@ NTSTATUS NTAPI NtMapUserPhysicalPages( PVOID addr, ULONG_PTR count, PULONG_PTR p
 NTSTATUS NTAPI NtMapUserPhysicalPagesScatter( PVOID *addrs, ULONG_PTR count, PULONG_PTR pfns );
 NTSTATUS NTAPI NtAllocateVirtualMemory( HANDLE process, PVOID *addr, ULONG_PTR zero_bits,
                                         PSIZE_T size, ULONG type, ULONG protect );
+NTSTATUS NTAPI NtAllocateVirtualMemoryEx( HANDLE process, PVOID *addr, PSIZE_T size, ULONG type,
+                                          ULONG protect, MEM_EXTENDED_PARAMETER *params,
+                                          ULONG nparams );
 NTSTATUS NTAPI NtFreeVirtualMemory( HANDLE process, PVOID *addr, PSIZE_T size, ULONG type );
 NTSTATUS NTAPI NtQueryVirtualMemory( HANDLE process, LPCVOID addr, int info_class, PVOID buffer,
                                      SIZE_T length, PSIZE_T result_length );

@@ -116,6 +116,7 @@ void awe_client_detach( void )
 {
     if (!atomic_load_explicit( &awe_client.epoch, memory_order_relaxed )) return;
     awe_regions_destroy( &awe_client.regions );
+    awe_forget_sections();
     if (awe_client.server_fd >= 0)
     {
         /* server-attached state is ours to release; a local attach lent us its memfd */

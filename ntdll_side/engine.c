@@ -38,15 +38,22 @@ void awe_engine_set_host( const struct awe_engine_host *callbacks )
     pthread_once( &host_once, install_host );
 }
 
-/* Step 6: the process the caller's handle names, checked for PROCESS_VM_OPERATION (against
- * the published handle table first: a failure needs no round trip). */
+/* Step 6: the process the caller's handle names, checked for PROCESS_VM_OPERATION, or the AWE
+ * section, checked for SECTION_MAP_WRITE (against the published handle table first: a
+ * failure needs no round trip). */
 static NTSTATUS resolve_process( uintptr_t handle, uint32_t *process, int *close )
 {
     NTSTATUS status;
 
     if ((status = host.resolve_process( handle, process, close ))) return status;
     if (*process == AWE_CURRENT_PROCESS) return STATUS_SUCCESS;
-    if ((status = awe_check_handle( *process, AWE_OBJECT_PROCESS, PROCESS_VM_OPERATION )) && *close)
+    status = awe_check_handle( *process, AWE_OBJECT_PROCESS, PROCESS_VM_OPERATION );
+    if (status == STATUS_OBJECT_TYPE_MISMATCH)
+    {
+        NTSTATUS section = awe_check_handle( *process, AWE_OBJECT_SECTION, AWE_SECTION_MAP_WRITE );
+        if (section != STATUS_OBJECT_TYPE_MISMATCH) status = section;
+    }
+    if (status && *close)
     {
         awe_engine_close( *process );
         *close = 0;
@@ -96,38 +103,43 @@ static NTSTATUS probe_for_write( void *ptr, size_t len )
     return STATUS_SUCCESS;
 }
 
-/* Checks an allocate_pages reply: runs of frames of a valid tag (ours through the
- * pseudo-handle), inside the layout, adding up to what
- * the reply counts and no more than was asked.  A server never sends anything else; this keeps
- * a broken one from making us write past the caller's array. */
+/* Checks an allocate_pages reply: runs of whole units of frames of a valid tag (ours through
+ * the pseudo-handle, the section's through its handle), inside the layout, adding up to the
+ * units the reply counts and no more than were asked.  A server never sends anything else;
+ * this keeps a broken one from making us write past the caller's array. */
 static int valid_runs( const struct awe_wire_run *runs, size_t nruns, uint64_t count,
-                       uint64_t asked, uint32_t tag, int own )
+                       uint64_t asked, uint32_t tag, uint32_t unit, uint32_t want_tag,
+                       uint32_t want_unit )
 {
     uint64_t max = awe_pfn_max_frames( &awe_client.layout ), total = 0;
     size_t i;
 
-    if (own ? tag != awe_client.tag : !tag || tag > awe_pfn_max_tag( &awe_client.layout )) return 0;
+    if (want_tag ? tag != want_tag : !tag || tag > awe_pfn_max_tag( &awe_client.layout )) return 0;
+    if (unit != want_unit) return 0;
     for (i = 0; i < nruns; i++)
     {
-        if (!runs[i].count || runs[i].start >= max || runs[i].count > max - runs[i].start) return 0;
+        if (!runs[i].count || runs[i].start >= max || runs[i].count > max - runs[i].start ||
+            (runs[i].start | runs[i].count) & (unit - 1))
+            return 0;
         total += runs[i].count;
     }
-    return total == count && count <= asked;
+    return total == count * unit && count <= asked;
 }
 
-/* Writes the frames of the reply's runs to the caller's array from position *done on. */
+/* Writes the units of the reply's runs (the PFN of each one's first frame) to the caller's
+ * array from position *done on. */
 static NTSTATUS store_pfns( ULONG_PTR *array, ULONG_PTR *done, const struct awe_wire_run *runs,
-                            size_t nruns, uint32_t tag )
+                            size_t nruns, uint32_t tag, uint32_t unit )
 {
     ULONG_PTR buf[512];
     size_t i, n = 0;
     uint32_t j;
 
     for (i = 0; i < nruns; i++)
-        for (j = 0; j < runs[i].count; j++)
+        for (j = 0; j < runs[i].count; j += unit)
         {
             buf[n++] = (ULONG_PTR)awe_pfn_encode( &awe_client.layout, tag, runs[i].start + j );
-            if (n == 512 || (i + 1 == nruns && j + 1 == runs[i].count))
+            if (n == 512 || (i + 1 == nruns && j + unit == runs[i].count))
             {
                 if (awe_copy_to_user( array + *done, buf, n * sizeof(*buf) )) return STATUS_ACCESS_VIOLATION;
                 *done += n;
@@ -147,7 +159,7 @@ static NTSTATUS allocate( uintptr_t process, uintptr_t *count_ptr, uintptr_t *ar
     static pthread_mutex_t runs_lock = PTHREAD_MUTEX_INITIALIZER;
     ULONG_PTR count, done = 0;
     NTSTATUS status;
-    uint32_t handle;
+    uint32_t handle, want_tag = 0, want_unit = 1;
     int close;
 
     if ((status = read_count( count_ptr, &count ))) return status;
@@ -164,11 +176,24 @@ static NTSTATUS allocate( uintptr_t process, uintptr_t *count_ptr, uintptr_t *ar
         if (close) awe_engine_close( handle );
         return status;
     }
+    /* what the reply must hold: our frames, or a section's units */
+    if (handle == AWE_CURRENT_PROCESS) want_tag = awe_client.tag;
+    else if (!awe_client_lock())
+    {
+        struct awe_pool *pool = awe_section_pool( handle );
+
+        if (pool)
+        {
+            want_tag = pool->tag;
+            want_unit = pool->unit;
+        }
+        awe_client_unlock();
+    }
 
     pthread_mutex_lock( &runs_lock );
     while (done < count)
     {
-        uint32_t more = 0, tag = 0;
+        uint32_t more = 0, tag = 0, unit = 1;
         NTSTATUS call_status;
         size_t nruns = 0;
 
@@ -183,9 +208,10 @@ static NTSTATUS allocate( uintptr_t process, uintptr_t *count_ptr, uintptr_t *ar
                 nruns = server_reply_data_size() / sizeof(runs[0]);
                 more = reply->more;
                 tag = reply->tag;
+                unit = reply->unit;
                 if (server_reply_data_size() % sizeof(runs[0]) ||
-                    !valid_runs( runs, nruns, reply->count, count - done, tag,
-                                 handle == AWE_CURRENT_PROCESS ))
+                    !valid_runs( runs, nruns, reply->count, count - done, tag, unit, want_tag,
+                                 want_unit ))
                     call_status = STATUS_INTERNAL_ERROR;
             }
         }
@@ -196,7 +222,7 @@ static NTSTATUS allocate( uintptr_t process, uintptr_t *count_ptr, uintptr_t *ar
             if (!done) status = call_status;
             break;
         }
-        if ((status = store_pfns( array, &done, runs, nruns, tag ))) break;
+        if ((status = store_pfns( array, &done, runs, nruns, tag, unit ))) break;
         if (!more || !nruns) break;   /* a round without frames ends it (a broken server) */
     }
     pthread_mutex_unlock( &runs_lock );
@@ -279,17 +305,22 @@ static int order_positions( const void *a, const void *b )
     return x[1] < y[1] ? -1 : x[1] > y[1];
 }
 
-/* How many entries from the start the server will free: owned frames of ours, no repeats. */
-static size_t predict_free( const ULONG_PTR *pfns, size_t count )
+/* How many entries from the start the server will free (awe-spec.md 2.4 step 8): allocated
+ * units of ours, or of the section's pool, none repeated. */
+static size_t predict_free( const ULONG_PTR *pfns, size_t count, const struct awe_pool *pool )
 {
     uint64_t (*seen)[2];
     size_t n, i, end;
     uint32_t tag, index;
 
     for (n = 0; n < count; n++)
-        if (awe_pfn_decode( &awe_client.layout, pfns[n], &tag, &index ) || tag != awe_client.tag ||
-            !awe_client.frame_owned( NULL, index ))
+    {
+        if (awe_pfn_decode( &awe_client.layout, pfns[n], &tag, &index )) break;
+        if (pool ? tag != pool->tag || (index & (pool->unit - 1)) ||
+                   !pool->frame_owned( pool->owner_ctx, index )
+                 : tag != awe_client.tag || !awe_client.frame_owned( NULL, index ))
             break;
+    }
     if (n < 2 || !(seen = malloc( n * sizeof(*seen) ))) return n;
     for (i = 0; i < n; i++)
     {
@@ -323,6 +354,16 @@ static void unmap_freed( const ULONG_PTR *pfns, size_t count )
         awe_client_publish_usage();
     }
     free( lost );
+}
+
+/* Unmaps whatever maps the pool's units pfns[0 .. count); lock held. */
+static void unmap_pool_frames( struct awe_pool *pool, const ULONG_PTR *pfns, size_t count )
+{
+    struct awe_plan plan;
+
+    if (count && !awe_plan_unmap_pool_frames( &awe_client.regions, pool, pfns, count, &plan ))
+        awe_apply_plan( &awe_client.regions, awe_client.memfd, &plan );
+    awe_client_publish_usage();
 }
 
 /* Sends pfns[0 .. count) as runs of consecutive values, in as many requests as they need. */
@@ -373,6 +414,7 @@ int32_t awe_engine_free( uintptr_t process, uintptr_t *count_ptr, uintptr_t *arr
     ULONG_PTR count, freed = 0, zero = 0;
     ULONG_PTR inline_pfns[64], *pfns = inline_pfns;
     int quarantined = 0, close = 0;
+    struct awe_pool *pool;
     NTSTATUS status;
     uint32_t handle;
 
@@ -401,7 +443,7 @@ int32_t awe_engine_free( uintptr_t process, uintptr_t *count_ptr, uintptr_t *arr
          * request goes without the AWE lock (see allocate); a Map of these frames by another
          * thread meanwhile is undone once they are freed, and until then harms only us */
         struct awe_plan plan;
-        size_t n = predict_free( pfns, count );
+        size_t n = predict_free( pfns, count, NULL );
         if (n && !awe_plan_unmap_frames( &awe_client.regions, pfns, n, &plan ))
             awe_apply_plan( &awe_client.regions, awe_client.memfd, &plan );
         awe_client_publish_usage();
@@ -410,6 +452,21 @@ int32_t awe_engine_free( uintptr_t process, uintptr_t *count_ptr, uintptr_t *arr
         if (freed && !awe_client_lock())
         {
             unmap_freed( pfns, freed );
+            awe_client_unlock();
+        }
+    }
+    else if ((pool = awe_section_pool( handle )))
+    {
+        /* a section's units, mapped (any number of times) only in our regions bound to it:
+         * unmapped before the server discards them, and again after the reply in case a Map
+         * raced the Free; like our own frames, the request goes without the lock */
+        size_t n = predict_free( pfns, count, pool );
+        unmap_pool_frames( pool, pfns, n );
+        awe_client_unlock();
+        status = send_free( handle, pfns, count, &freed, &quarantined );
+        if (freed && !awe_client_lock())
+        {
+            if ((pool = awe_section_pool( handle ))) unmap_pool_frames( pool, pfns, freed );
             awe_client_unlock();
         }
     }
@@ -498,6 +555,8 @@ int32_t awe_engine_close( uint32_t handle )
         status = server_call( req );
     }
     SERVER_END_REQ;
+    /* the engine's own state of a section goes with the last of its handles and windows */
+    if (!status) awe_section_handle_closed( handle );
     return status;
 }
 
@@ -561,6 +620,13 @@ void *awe_engine_reserve( void *addr, size_t size, int *err )
     return awe_reserve_range( addr, size, err );
 }
 
+int32_t awe_engine_add_window_ex( void *base, size_t size, uint32_t section )
+{
+    if (((uintptr_t)base | size) & (AWE_PAGE_SIZE - 1) || !size) return STATUS_INVALID_PARAMETER;
+    if (!section) return awe_engine_add_window( base, size );
+    return awe_bind_window( (uintptr_t)base, size, section );
+}
+
 int32_t awe_engine_add_window( void *base, size_t size )
 {
     NTSTATUS status;
@@ -588,22 +654,29 @@ static NTSTATUS lock_window( uintptr_t va, struct awe_region **region )
 int32_t awe_engine_remove_window( void *base )
 {
     struct awe_region *region;
+    struct awe_pool *pool;
+    struct awe_plan plan;
+    uint32_t binding = 0;
     NTSTATUS status;
 
-    struct awe_plan plan;
-
     if ((status = lock_window( (uintptr_t)base, &region ))) return status;
+    pool = region->pool;
     if (region->base != (uintptr_t)base) status = STATUS_MEMORY_NOT_ALLOCATED;
-    /* unmap what is mapped (a NULL array), so the range holds no frame whatever the host
-     * does with it next, then forget the window */
-    else if (!(status = awe_plan_map( &awe_client.regions, region->base, region->pages, NULL,
+    /* unmap what is mapped (a NULL array, in the region's units), so the range holds no frame
+     * whatever the host does with it next, then forget the window */
+    else if (!(status = awe_plan_map( &awe_client.regions, region->base,
+                                      region->pages / (pool ? pool->unit : 1), NULL,
                                       awe_copy_in_pfns, NULL, &plan )) &&
              !(status = awe_apply_plan( &awe_client.regions, awe_client.memfd, &plan )))
     {
+        binding = region->binding;
         awe_regions_remove( &awe_client.regions, region );
+        if (pool) awe_section_put( pool );
         awe_client_publish_usage();
     }
     awe_client_unlock();
+    /* the section's frames live on while any other handle or window holds it */
+    if (binding) awe_engine_close( binding );
     return status;
 }
 
@@ -652,6 +725,17 @@ int32_t awe_engine_protect_window( void *va, size_t size, uint32_t protect, uint
     default:             return STATUS_CONFLICTING_ADDRESSES;
     }
     if ((status = lock_window( start, &region ))) return status;
+    if (region->pool && region->pool->unit > 1)
+    {
+        /* large pages change protection whole: the range grows to the units it touches */
+        size_t unit = region->pool->unit, first = (start - region->base) >> AWE_PAGE_SHIFT;
+        size_t end = first + pages > region->pages ? region->pages : first + pages;
+
+        first &= ~(unit - 1);
+        end = (end + unit - 1) & ~(unit - 1);
+        start = region->base + (first << AWE_PAGE_SHIFT);
+        pages = end - first;
+    }
     status = awe_plan_protect( &awe_client.regions, region, start, pages, prot, &old_prot, &plan );
     if (!status) status = awe_apply_plan( &awe_client.regions, awe_client.memfd, &plan );
     if (!status) *old = protect_from_awe( old_prot );

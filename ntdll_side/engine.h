@@ -32,10 +32,12 @@
 struct awe_engine_host
 {
     /* Step 6 of Allocate and Free (awe-spec.md 2.1): the process that the caller's handle names,
-     * checked for PROCESS_VM_OPERATION.  Sets *process to AWE_ENGINE_CURRENT_PROCESS or to a
-     * handle from awe_engine_open_process, and *close when the engine is to close that handle
-     * after the call; returns 0 or the status Windows gives for the handle
-     * (STATUS_INVALID_HANDLE, STATUS_OBJECT_TYPE_MISMATCH, STATUS_ACCESS_DENIED). */
+     * checked for PROCESS_VM_OPERATION, or the AWE section, checked for SECTION_MAP_WRITE.
+     * Sets *process to AWE_ENGINE_CURRENT_PROCESS, to a handle from awe_engine_open_process or
+     * to one from awe_engine_create_section, and *close when the engine is to close that
+     * handle after the call; returns 0 or the status Windows gives for the handle
+     * (STATUS_INVALID_HANDLE, also for a section that is not an AWE section;
+     * STATUS_OBJECT_TYPE_MISMATCH, STATUS_ACCESS_DENIED). */
     int32_t (*resolve_process)( uintptr_t handle, uint32_t *process, int *close );
     /* Before an allocation, after step 6: a host that keeps its own tokens makes the server's
      * token of this process agree with the caller's (awe_engine_set_lock_privilege), so that
@@ -66,6 +68,30 @@ extern int32_t awe_engine_allocate_ex( uintptr_t process, uintptr_t *count, uint
 extern int32_t awe_engine_free( uintptr_t process, uintptr_t *count, uintptr_t *pfns );
 extern int32_t awe_engine_map( void *va, uintptr_t count, uintptr_t *pfns );
 extern int32_t awe_engine_map_scatter( void **vas, uintptr_t count, uintptr_t *pfns );
+
+/* ---- AWE sections (awe-spec.md 2.1 step 6, 2.5, 3.3) --------------------------------------- *
+ * CreateFileMapping2 with MemSectionExtendedParameterUserPhysicalFlags: a section owning a
+ * frame pool of its own.  Its handle serves Allocate and Free as their process argument (the
+ * frames are the section's, charged to this process), and binds windows to it
+ * (awe_engine_add_window_ex), where its frames may be mapped at any number of addresses at
+ * once.  Its frames live until its last handle is closed and its last bound window released.
+ * With AWE_ENGINE_SECTION_LARGE (SEC_LARGE_PAGES) the section's page is 2 MiB: counts and PFN
+ * entries of Allocate, Free and Map are 2 MiB units (an entry is the PFN of the unit's first
+ * 4 KiB frame), and bound windows and Map addresses are aligned to them (else
+ * STATUS_INVALID_PARAMETER[_1]).  How they are backed is the server's option (--large-pages):
+ * huge pages, emulated, or none (Allocate then fails with STATUS_INSUFFICIENT_RESOURCES).  A
+ * large section needs SeLockMemoryPrivilege enabled (STATUS_PRIVILEGE_NOT_HELD).  Only this
+ * process can use the section: its handles do not work in another process. */
+
+#define AWE_ENGINE_SECTION_LARGE 0x1
+
+/* Creates an AWE section with the given access mask (SECTION_MAP_WRITE for Allocate and
+ * Free); *handle is closed with awe_engine_close. */
+extern int32_t awe_engine_create_section( uint32_t flags, uint32_t access, uint32_t *handle );
+
+/* The size of the section's page (4 KiB or 2 MiB), to which a host aligns the windows it
+ * reserves for it.  STATUS_INVALID_HANDLE if handle is not an AWE section of this process. */
+extern int32_t awe_engine_section_unit( uint32_t handle, size_t *bytes );
 
 /* ---- other processes and the privilege ---------------------------------------------------- */
 
@@ -104,6 +130,12 @@ extern int32_t awe_engine_check_free( const void *base, size_t window_size, cons
 /* The host reserved [base, base + size) as an AWE window: from now on the engine maps frames
  * there.  STATUS_CONFLICTING_ADDRESSES if it overlaps a window. */
 extern int32_t awe_engine_add_window( void *base, size_t size );
+
+/* The same for a window bound to an AWE section (VirtualAlloc2 with a
+ * MemExtendedParameterUserPhysicalHandle), section 0 meaning none: only that section's frames
+ * map there.  STATUS_INVALID_HANDLE for a handle that is not an AWE section of this process,
+ * STATUS_INVALID_PARAMETER for a base or size that is not a multiple of its page. */
+extern int32_t awe_engine_add_window_ex( void *base, size_t size, uint32_t section );
 
 /* The host releases the window at base: the engine unmaps its frames (the range stays
  * reserved and inaccessible) and forgets it; the frames stay allocated (awe-spec.md V20).

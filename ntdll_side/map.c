@@ -49,8 +49,10 @@ int awe_issue_ops( int memfd, const struct awe_plan_op *ops, size_t nops, size_t
         switch (op->kind)
         {
         case AWE_OP_MAP:
+            /* a section's frames are in its own memfd */
             ret = awe_map_syscalls.mmap( (void *)op->va, len, prot_of( op->prot ),
-                                         MAP_SHARED | MAP_FIXED | MAP_POPULATE, memfd,
+                                         MAP_SHARED | MAP_FIXED | MAP_POPULATE,
+                                         op->region->pool ? op->region->pool->memfd : memfd,
                                          (off_t)op->index << AWE_PAGE_SHIFT );
             break;
         case AWE_OP_UNMAP:

@@ -82,6 +82,32 @@ static inline void awe_client_publish_usage( void )
     atomic_store_explicit( &awe_client.usage->vmas, awe_client.regions.vmas, memory_order_relaxed );
 }
 
+/* ---- AWE sections (section.c; all under the AWE lock unless said otherwise) ---------------- */
+
+struct awe_client_section
+{
+    struct awe_client_section    *next;
+    uint32_t                      handle;     /* the caller's handle to it; 0 once closed */
+    unsigned int                  refs;       /* that handle, and each region bound to it */
+    uint32_t                      backing;    /* AWE_BACKING_* */
+    const struct awe_frame_table *table;      /* the server's table of its frames (read-only) */
+    size_t                        table_size;
+    struct awe_pool               pool;       /* tag, unit, memfd, mapping counts */
+};
+
+/* The section the caller's handle names, or NULL. */
+extern struct awe_client_section *awe_find_section( uint32_t handle );
+/* The pool of that section, or NULL. */
+extern struct awe_pool *awe_section_pool( uint32_t handle );
+/* The caller's handle was closed (takes the lock itself). */
+extern void awe_section_handle_closed( uint32_t handle );
+/* Binds [base, base + size) to the section as a new region (takes the lock itself). */
+extern NTSTATUS awe_bind_window( uintptr_t base, size_t size, uint32_t handle );
+/* A bound region was removed: its reference to the pool's section goes. */
+extern void awe_section_put( struct awe_pool *pool );
+/* Forgets every section (detaching; the regions are gone already). */
+extern void awe_forget_sections( void );
+
 /* ---- requests ---------------------------------------------------------------------------------
  *
  * Every request has one shape:
@@ -159,9 +185,9 @@ extern struct awe_map_syscalls awe_map_syscalls;
  * inaccessible and without commit charge; returns the address or NULL with -errno in *err. */
 extern void *awe_reserve_range( void *addr, size_t len, int *err );
 
-/* Issues plan->ops in order over the process's frame memfd; returns 0, or -errno from the
- * operation that failed, *done receiving the number of operations attempted (including the
- * failed one).  Changes no table. */
+/* Issues plan->ops in order over the process's frame memfd (those of a bound region over its
+ * pool's); returns 0, or -errno from the operation that failed, *done receiving the number of
+ * operations attempted (including the failed one).  Changes no table. */
 extern int awe_issue_ops( int memfd, const struct awe_plan_op *ops, size_t nops, size_t *done );
 
 /* Carries out a successful plan all or nothing: issues it and commits it, or, when a system

@@ -183,8 +183,10 @@ NTSTATUS awe_server_call( struct awe_call *call )
     }
 done:
     pthread_mutex_unlock( &call_lock );
-    /* only init_process carries descriptors; any others are the server's mistake */
-    if ((status || call->req_type != AWE_REQ_init_process) && call->nfds)
+    /* only init_process and create_section carry descriptors; any others are the server's
+     * mistake */
+    if ((status || (call->req_type != AWE_REQ_init_process && call->req_type != AWE_REQ_create_section)) &&
+        call->nfds)
     {
         for (i = 0; i < (size_t)call->nfds; i++) close( call->fds[i] );
         call->nfds = 0;

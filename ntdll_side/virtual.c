@@ -58,6 +58,7 @@ struct view
     size_t               size;          /* bytes, a page multiple */
     unsigned int         flags;         /* VIEW_* */
     DWORD                alloc_prot;    /* protection given when it was reserved */
+    uint32_t             section;       /* VIEW_PHYSICAL: the AWE section it is bound to, or 0 */
     uint8_t             *vprot;         /* VPROT_* of each page; NULL for VIEW_PHYSICAL */
 };
 
@@ -376,7 +377,8 @@ static void *reserve_at( void *addr, size_t len, int physical, int *err )
 /* Reserves size bytes at *base, or when *base is 0 at a 64 KiB aligned place of the system's
  * choosing whose last byte is at most limit.  Returns STATUS_SUCCESS,
  * STATUS_CONFLICTING_ADDRESSES when *base is taken, or STATUS_NO_MEMORY. */
-static NTSTATUS reserve_area( uintptr_t *base, size_t size, uintptr_t limit, int physical )
+static NTSTATUS reserve_area( uintptr_t *base, size_t size, uintptr_t limit, int physical,
+                              size_t align )
 {
     struct gap_search search;
     uintptr_t ptr, end;
@@ -391,11 +393,11 @@ static NTSTATUS reserve_area( uintptr_t *base, size_t size, uintptr_t limit, int
 
     if (limit >= HIGHEST_ADDRESS)
     {
-        /* let the kernel choose (top down), then trim to the granularity */
-        if (size > HIGHEST_ADDRESS - GRANULARITY) return STATUS_NO_MEMORY;
-        len = size + GRANULARITY - AWE_PAGE_SIZE;
+        /* let the kernel choose (top down), then trim to the alignment */
+        if (size > HIGHEST_ADDRESS - align) return STATUS_NO_MEMORY;
+        len = size + align - AWE_PAGE_SIZE;
         if (!(ptr = (uintptr_t)reserve_at( NULL, len, physical, &err ))) return STATUS_NO_MEMORY;
-        *base = (ptr + GRANULARITY - 1) & ~(GRANULARITY - 1);
+        *base = (ptr + align - 1) & ~(uintptr_t)(align - 1);
         end = *base + size;
         if (*base > ptr) munmap( (void *)ptr, *base - ptr );
         if (ptr + len > end) munmap( (void *)end, ptr + len - end );
@@ -404,7 +406,9 @@ static NTSTATUS reserve_area( uintptr_t *base, size_t size, uintptr_t limit, int
         return STATUS_NO_MEMORY;
     }
 
-    /* zero bits: the highest free place below the limit, retried if another thread takes it */
+    /* zero bits: the highest free place below the limit, retried if another thread takes it
+     * (zero bits come only with the granularity's alignment) */
+    if (align != GRANULARITY) return STATUS_INVALID_PARAMETER;
     for (tries = 0; tries < 4; tries++)
     {
         memset( &search, 0, sizeof(search) );
@@ -604,7 +608,7 @@ static NTSTATUS create_view( uintptr_t *base, size_t size, uintptr_t limit, DWOR
     struct view *view;
     NTSTATUS status;
 
-    if ((status = reserve_area( base, size, limit, 0 ))) return status;
+    if ((status = reserve_area( base, size, limit, 0, GRANULARITY ))) return status;
     if (!(view = alloc_view( *base, size, 0, protect )))
     {
         status = STATUS_NO_MEMORY;
@@ -623,20 +627,27 @@ out_unmap:
 }
 
 /* Reserves a MEM_PHYSICAL view at *base (0: anywhere below limit) and its AWE window. */
-static NTSTATUS create_physical_view( uintptr_t *base, size_t size, uintptr_t limit )
+/* A MEM_PHYSICAL view, bound to an AWE section if section is not 0: aligned to the section's
+ * page (a 2 MiB one wants base and size multiples of it, else STATUS_INVALID_PARAMETER). */
+static NTSTATUS create_physical_view( uintptr_t *base, size_t size, uintptr_t limit, uint32_t section )
 {
+    size_t unit = AWE_PAGE_SIZE, align = GRANULARITY;
     struct view *view;
     NTSTATUS status;
 
+    if (section && (status = awe_engine_section_unit( section, &unit ))) return status;
+    if (unit > align) align = unit;
+    if ((*base | size) & (unit - 1)) return STATUS_INVALID_PARAMETER;
     if (!(view = alloc_view( 0, size, VIEW_PHYSICAL, PAGE_READWRITE ))) return STATUS_NO_MEMORY;
-    if ((status = reserve_area( base, size, limit, 1 ))) goto out_free_view;
-    if ((status = awe_engine_add_window( (void *)*base, size )))
+    if ((status = reserve_area( base, size, limit, 1, align ))) goto out_free_view;
+    if ((status = awe_engine_add_window_ex( (void *)*base, size, section )))
     {
         munmap( (void *)*base, size );
         goto out_free_view;
     }
     pthread_once( &fork_handlers_once, register_fork_handlers );
     view->base = *base;
+    view->section = section;
     awe_tree_insert( &views.tree, &view->node, order_views );
     return STATUS_SUCCESS;
 
@@ -660,7 +671,8 @@ static NTSTATUS release_view( struct view *view )
     {
         /* the window holds no frame now: an empty one again, still reserved */
         status = status_from_errno( -errno );
-        if (view->flags & VIEW_PHYSICAL) awe_engine_add_window( (void *)view->base, view->size );
+        if (view->flags & VIEW_PHYSICAL)
+            awe_engine_add_window_ex( (void *)view->base, view->size, view->section );
         return status;
     }
     awe_tree_remove( &views.tree, &view->node );
@@ -769,10 +781,11 @@ static NTSTATUS commit_range( uintptr_t *addr, size_t *size, uint8_t state, int 
 }
 
 /* Reserves and/or commits memory, resets it, or reserves a MEM_PHYSICAL region (awe-spec.md
- * section 2.5).  *addr_ptr and *size_ptr receive the pages concerned on success and are left
- * alone on failure.  Returns STATUS_SUCCESS or Windows' status for the first bad argument. */
-NTSTATUS NTAPI NtAllocateVirtualMemory( HANDLE process, PVOID *addr_ptr, ULONG_PTR zero_bits,
-                                        PSIZE_T size_ptr, ULONG type, ULONG protect )
+ * section 2.5), bound to an AWE section if section is not 0.  *addr_ptr and *size_ptr receive
+ * the pages concerned on success and are left alone on failure.  Returns STATUS_SUCCESS or
+ * Windows' status for the first bad argument. */
+static NTSTATUS allocate_virtual( HANDLE process, PVOID *addr_ptr, ULONG_PTR zero_bits,
+                                  PSIZE_T size_ptr, ULONG type, ULONG protect, uint32_t section )
 {
     uintptr_t addr, limit, base;
     size_t size;
@@ -800,7 +813,7 @@ NTSTATUS NTAPI NtAllocateVirtualMemory( HANDLE process, PVOID *addr_ptr, ULONG_P
          * alone at no address reserves too) */
         base = addr & ~(GRANULARITY - 1);
         size = round_up_page( addr + size ) - base;
-        if (type & MEM_PHYSICAL) status = create_physical_view( &base, size, limit );
+        if (type & MEM_PHYSICAL) status = create_physical_view( &base, size, limit, section );
         else status = create_view( &base, size, limit, protect, state, !!(type & MEM_COMMIT) );
         addr = base;
     }
@@ -809,6 +822,51 @@ NTSTATUS NTAPI NtAllocateVirtualMemory( HANDLE process, PVOID *addr_ptr, ULONG_P
 
     if (!status) return_range( addr_ptr, size_ptr, addr, size );
     return status;
+}
+
+NTSTATUS NTAPI NtAllocateVirtualMemory( HANDLE process, PVOID *addr_ptr, ULONG_PTR zero_bits,
+                                        PSIZE_T size_ptr, ULONG type, ULONG protect )
+{
+    return allocate_virtual( process, addr_ptr, zero_bits, size_ptr, type, protect, 0 );
+}
+
+#define EXT_PARAM_NUMA_NODE            2
+#define EXT_PARAM_USER_PHYSICAL_HANDLE 4
+#define MAX_EXT_PARAMS                 8
+
+/* NtAllocateVirtualMemoryEx with the parameters libawe knows: a MemExtendedParameterNumaNode
+ * of 0 (the one node), and MemExtendedParameterUserPhysicalHandle, which binds a MEM_PHYSICAL
+ * reservation to an AWE section (awe-spec.md 2.5; needs MEM_PHYSICAL).  Others, address
+ * requirements and attribute flags among them, are not emulated: STATUS_INVALID_PARAMETER.
+ * A type given twice is STATUS_INVALID_PARAMETER, as on Windows. */
+NTSTATUS NTAPI NtAllocateVirtualMemoryEx( HANDLE process, PVOID *addr_ptr, PSIZE_T size_ptr, ULONG type,
+                                          ULONG protect, MEM_EXTENDED_PARAMETER *params, ULONG nparams )
+{
+    MEM_EXTENDED_PARAMETER copy[MAX_EXT_PARAMS];
+    unsigned int seen = 0, i;
+    uintptr_t section = 0;
+
+    if (nparams > MAX_EXT_PARAMS) return STATUS_INVALID_PARAMETER;
+    if (nparams && ((uintptr_t)params & 7)) return STATUS_DATATYPE_MISALIGNMENT;
+    if (nparams && awe_copy_from_user( copy, params, nparams * sizeof(*copy) ))
+        return STATUS_ACCESS_VIOLATION;
+    for (i = 0; i < nparams; i++)
+    {
+        unsigned int kind = copy[i].Type;
+
+        if (copy[i].Reserved || kind >= 32 || (seen & (1u << kind))) return STATUS_INVALID_PARAMETER;
+        seen |= 1u << kind;
+        if (kind == EXT_PARAM_NUMA_NODE && !copy[i].ULong64) continue;
+        if (kind != EXT_PARAM_USER_PHYSICAL_HANDLE) return STATUS_INVALID_PARAMETER;
+        section = (uintptr_t)copy[i].Handle;
+    }
+    if (section)
+    {
+        if (!(type & MEM_PHYSICAL)) return STATUS_INVALID_PARAMETER;
+        /* this host's handles are the server's: 32 bits */
+        if (section >> 32 || section == (uintptr_t)NtCurrentProcess()) return STATUS_INVALID_HANDLE;
+    }
+    return allocate_virtual( process, addr_ptr, 0, size_ptr, type, protect, (uint32_t)section );
 }
 
 /* ---- NtFreeVirtualMemory --------------------------------------------------------------------- */
@@ -1102,6 +1160,16 @@ LPVOID WINAPI VirtualAlloc( LPVOID addr, SIZE_T size, DWORD type, DWORD protect 
 {
     NTSTATUS status = NtAllocateVirtualMemory( NtCurrentProcess(), &addr, 0, &size, type, protect );
 
+    return awe_set_ntstatus( status ) ? addr : NULL;
+}
+
+PVOID WINAPI VirtualAlloc2( HANDLE process, PVOID addr, SIZE_T size, ULONG type, ULONG protect,
+                            MEM_EXTENDED_PARAMETER *params, ULONG nparams )
+{
+    NTSTATUS status;
+
+    if (!process) process = NtCurrentProcess();
+    status = NtAllocateVirtualMemoryEx( process, &addr, &size, type, protect, params, nparams );
     return awe_set_ntstatus( status ) ? addr : NULL;
 }
 

@@ -55,6 +55,12 @@ static void usage( FILE *out )
 "      --unlocked               best effort: do not lock frames in memory (reported by\n"
 "                               --status); by default frames are mlocked and RLIMIT_MEMLOCK\n"
 "                               makes allocations partial, then ERROR_NO_SYSTEM_RESOURCES\n"
+"      --large-pages=MODE       how the 2 MiB frames of SEC_LARGE_PAGES sections are backed:\n"
+"                               auto (default): the host's huge pages when it has some\n"
+"                               reserved (vm.nr_hugepages), else emulated; hugetlb: huge\n"
+"                               pages or ERROR_NO_SYSTEM_RESOURCES; emulate: always 512\n"
+"                               aligned 4 KiB frames (same semantics, no TLB gain); fail:\n"
+"                               ERROR_NO_SYSTEM_RESOURCES, as Windows without large pages\n"
 "      --pfn-bits=INDEX:TAG     split of a frame number: INDEX bits of frame index (frames per\n"
 "                               process = 2^INDEX), TAG bits of process tag (processes =\n"
 "                               2^TAG - 1); INDEX + TAG <= 31 (default 21:10)\n"
@@ -130,7 +136,10 @@ static int print_status( const char *dir )
 {
     static union { union awe_reply_buffer reply; char bytes[AWE_MAX_MESSAGE]; } out;
     struct get_status_request req = { .header = { AWE_REQ_get_status, sizeof(req) } };
+    static const char *const modes[] = { "auto", "hugetlb", "emulate", "fail" };
+    static const char *const backings[] = { "small", "hugetlb", "emulated", "none" };
     const struct awe_wire_process_status *ps = (const void *)(&out.reply.get_status + 1);
+    const struct awe_wire_section_status *ss;
     struct timeval timeout = { STATUS_TIMEOUT_S, 0 };
     struct sockaddr_un addr;
     ssize_t len;
@@ -154,7 +163,9 @@ static int print_status( const char *dir )
     if (send( fd, &req, sizeof(req), 0 ) != sizeof(req) ||
         (len = recv( fd, &out, sizeof(out), 0 )) < (ssize_t)sizeof(out.reply.get_status) ||
         out.reply.header.status ||
-        (size_t)len < sizeof(out.reply.get_status) + out.reply.get_status.processes * sizeof(*ps))
+        (size_t)len < sizeof(out.reply.get_status) + out.reply.get_status.processes * sizeof(*ps) +
+                      (size_t)out.reply.get_status.sections * sizeof(*ss) ||
+        out.reply.get_status.large_pages > AWE_LARGE_FAIL)
     {
         printf( "bad answer from the awe-server in %s\n", dir );
         return 1;
@@ -173,6 +184,16 @@ static int print_status( const char *dir )
                 (unsigned long long)out.reply.get_status.reserve_frames );
     else
         printf( "reserve: none (available memory not checked)\n" );
+    {
+        const struct get_status_reply *r = &out.reply.get_status;
+        const char *now = r->large_pages == AWE_LARGE_FAIL ? "none" :
+                          r->large_pages == AWE_LARGE_EMULATE ? "emulated" :
+                          r->huge_pages_total ? "hugetlb" :
+                          r->large_pages == AWE_LARGE_HUGETLB ? "none" : "emulated";
+        printf( "large pages: --large-pages=%s; new 2 MiB frames are %s; host huge pages: %llu "
+                "reserved, %llu free\n", modes[r->large_pages], now,
+                (unsigned long long)r->huge_pages_total, (unsigned long long)r->huge_pages_free );
+    }
     printf( "%8s %5s %12s %12s %12s %12s %12s %8s\n", "pid", "tag", "allocated", "quarantined",
             "locked", "span", "mapped", "vmas" );
     for (i = 0; i < out.reply.get_status.processes; i++)
@@ -180,6 +201,18 @@ static int print_status( const char *dir )
                 (unsigned long long)ps[i].frames_allocated, (unsigned long long)ps[i].frames_quarantined,
                 (unsigned long long)ps[i].frames_locked, (unsigned long long)ps[i].span_frames,
                 (unsigned long long)ps[i].mapped_pages, (unsigned long long)ps[i].vmas );
+    ss = (const void *)(ps + out.reply.get_status.processes);
+    if (out.reply.get_status.sections)
+    {
+        printf( "AWE sections:\n%8s %5s %10s %9s %12s %12s %8s\n", "owner", "tag", "page", "backing",
+                "allocated", "span", "handles" );
+        for (i = 0; i < out.reply.get_status.sections; i++)
+            printf( "%8u %5u %10s %9s %12llu %12llu %8u\n", ss[i].owner_pid, ss[i].tag,
+                    ss[i].unit > 1 ? "2 MiB" : "4 KiB", ss[i].backing <= AWE_BACKING_NONE ? backings[ss[i].backing] : "?",
+                    (unsigned long long)ss[i].frames_allocated, (unsigned long long)ss[i].span_frames,
+                    ss[i].handles );
+    }
+    else printf( "AWE sections: none\n" );
     close( fd );
     return 0;
 }
@@ -398,6 +431,7 @@ int main( int argc, char **argv )
         { "reserve", required_argument, NULL, 'r' },
         { "unlocked", no_argument, NULL, 'u' },
         { "pfn-bits", required_argument, NULL, 'p' },
+        { "large-pages", required_argument, NULL, 'L' },
         { "exit-delay", required_argument, NULL, 'e' },
         { "status", no_argument, NULL, 's' },
         { "help", no_argument, NULL, 'h' },
@@ -439,6 +473,13 @@ int main( int argc, char **argv )
             break;
         case 'p':
             if (sscanf( optarg, "%u:%u", &index_bits, &tag_bits ) != 2) goto bad_option;
+            break;
+        case 'L':
+            if (!strcmp( optarg, "auto" )) options.large_pages = AWE_LARGE_AUTO;
+            else if (!strcmp( optarg, "hugetlb" )) options.large_pages = AWE_LARGE_HUGETLB;
+            else if (!strcmp( optarg, "emulate" )) options.large_pages = AWE_LARGE_EMULATE;
+            else if (!strcmp( optarg, "fail" )) options.large_pages = AWE_LARGE_FAIL;
+            else goto bad_option;
             break;
         default:
             goto bad_option;

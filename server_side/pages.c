@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -25,9 +26,124 @@
 static NTSTATUS defer_free( struct process *caller, struct process *target, uint32_t seq,
                             const struct free_pages_reply *reply );
 
-static inline char *frame_addr( const struct process *process, uint32_t index )
+#ifndef MFD_HUGETLB
+#define MFD_HUGETLB 0x0004
+#endif
+#ifndef MFD_HUGE_2MB
+#define MFD_HUGE_2MB (21 << 26)
+#endif
+
+#define HUGE_PAGES_2MB "/sys/kernel/mm/hugepages/hugepages-2048kB/"
+
+static inline char *frame_addr( const struct frame_pool *pool, uint32_t index )
 {
-    return process->frames_base + ((size_t)index << AWE_PAGE_SHIFT);
+    return pool->frames_base + ((size_t)index << AWE_PAGE_SHIFT);
+}
+
+/* ---- pools ---------------------------------------------------------------------------------- */
+
+/* Reads one number from a sysfs file; 0 when it cannot. */
+static uint64_t read_counter( const char *path )
+{
+    char buf[32];
+    ssize_t len;
+    int fd = open( path, O_RDONLY | O_CLOEXEC );
+
+    if (fd < 0) return 0;
+    len = read( fd, buf, sizeof(buf) - 1 );
+    close( fd );
+    if (len <= 0) return 0;
+    buf[len] = 0;
+    return strtoull( buf, NULL, 10 );
+}
+
+/* The host's 2 MiB huge pages: reserved (nr_hugepages) and free. */
+void huge_page_counts( uint64_t *total, uint64_t *free_pages )
+{
+    *total = read_counter( HUGE_PAGES_2MB "nr_hugepages" );
+    *free_pages = read_counter( HUGE_PAGES_2MB "free_hugepages" );
+}
+
+/* How a new pool of 2 MiB frames is backed, as --large-pages says: huge pages when the host has
+ * some reserved (and the mode allows them), else emulated or none. */
+uint32_t large_backing( void )
+{
+    uint64_t total, free_pages;
+
+    switch (options.large_pages)
+    {
+    case AWE_LARGE_EMULATE: return AWE_BACKING_EMULATED;
+    case AWE_LARGE_FAIL:    return AWE_BACKING_NONE;
+    }
+    huge_page_counts( &total, &free_pages );
+    if (total) return AWE_BACKING_HUGETLB;
+    return options.large_pages == AWE_LARGE_HUGETLB ? AWE_BACKING_NONE : AWE_BACKING_EMULATED;
+}
+
+/* Opens a read-only description of a memfd: a client can map it only PROT_READ. */
+static int reopen_read_only( int fd )
+{
+    char path[64];
+
+    snprintf( path, sizeof(path), "/proc/self/fd/%d", fd );
+    return open( path, O_RDONLY | O_CLOEXEC );
+}
+
+/* Creates a pool's frames (the tag is the caller's): the memfd, sized once to every frame the
+ * layout allows (a sparse file: only populated frames cost memory) and sealed so that nobody,
+ * the client included, can ever change its size or its seals again; the server's mapping of
+ * all of it; the allocator, in units; and the frame table, which only the server can write.
+ * On failure the caller releases the pool. */
+NTSTATUS init_pool( struct frame_pool *pool, const char *what, pid_t pid, uint32_t unit,
+                    uint32_t backing )
+{
+    size_t max = awe_pfn_max_frames( &options.layout );
+    unsigned int flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
+    char name[40];
+
+    pool->unit = unit;
+    pool->backing = backing;
+    if (backing == AWE_BACKING_HUGETLB) flags |= MFD_HUGETLB | MFD_HUGE_2MB;
+    snprintf( name, sizeof(name), "awe-%s:%d", what, (int)pid );
+    if ((pool->memfd = memfd_create( name, flags )) < 0 && backing == AWE_BACKING_HUGETLB &&
+        options.large_pages == AWE_LARGE_AUTO)
+    {
+        /* no hugetlbfs after all: emulated, as the default mode falls back */
+        pool->backing = AWE_BACKING_EMULATED;
+        pool->memfd = memfd_create( name, MFD_CLOEXEC | MFD_ALLOW_SEALING );
+    }
+    if (pool->memfd < 0 ||
+        ftruncate( pool->memfd, (off_t)max << AWE_PAGE_SHIFT ) ||
+        fcntl( pool->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL ))
+        return STATUS_INSUFFICIENT_RESOURCES;
+    pool->frames_base = mmap( NULL, max << AWE_PAGE_SHIFT, PROT_READ | PROT_WRITE,
+                              MAP_SHARED | MAP_NORESERVE, pool->memfd, 0 );
+    if (pool->frames_base == MAP_FAILED)
+    {
+        pool->frames_base = NULL;
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    if (awe_frames_init( &pool->frames, (uint32_t)(max / unit) )) return STATUS_INSUFFICIENT_RESOURCES;
+    pool->frames_ready = 1;
+
+    snprintf( name, sizeof(name), "awe-%s-table:%d", what, (int)pid );
+    pool->table_size = sizeof(struct awe_frame_table) + max / 8;
+    if ((pool->table_fd = memfd_create( name, MFD_CLOEXEC | MFD_ALLOW_SEALING )) < 0 ||
+        ftruncate( pool->table_fd, pool->table_size ))
+        return STATUS_INSUFFICIENT_RESOURCES;
+    pool->table = mmap( NULL, pool->table_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+                        pool->table_fd, 0 );
+    if (pool->table == MAP_FAILED)
+    {
+        pool->table = NULL;
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    /* from now on nobody can write the table through any descriptor but our mapping */
+    if (fcntl( pool->table_fd, F_ADD_SEALS,
+               F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL ) ||
+        (pool->table_ro_fd = reopen_read_only( pool->table_fd )) < 0)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    return STATUS_SUCCESS;
 }
 
 static uint64_t total_locked_frames;   /* locked by the server for all processes */
@@ -39,7 +155,7 @@ uint64_t pages_held_frames( void )
     uint64_t held = 0;
 
     for (process = process_list; process; process = process->next)
-        held += process->owned + process->quarantined;
+        held += process->pool.owned + process->pool.quarantined + process->section_frames;
     return held;
 }
 
@@ -110,12 +226,12 @@ static void memory_used( uint64_t frames )
     room_frames = room_frames > frames ? room_frames - frames : 0;
 }
 
-/* Extends the process's locked-on-fault prefix to target frames; returns 1 on success. */
-static int lock_frames( struct process *process, uint32_t target )
+/* Extends the pool's locked-on-fault prefix to target frames; returns 1 on success. */
+static int lock_frames( struct frame_pool *pool, uint32_t target )
 {
     static int no_mlock2;
-    char *start = frame_addr( process, process->locked_frames );
-    size_t len = (size_t)(target - process->locked_frames) << AWE_PAGE_SHIFT;
+    char *start = frame_addr( pool, pool->locked_frames );
+    size_t len = (size_t)(target - pool->locked_frames) << AWE_PAGE_SHIFT;
 
     /* MLOCK_ONFAULT locks pages as they are populated; where mlock2 is missing (valgrind
      * does not know it) plain mlock populates the new range at once: at most a LOCK_STEP of
@@ -126,8 +242,8 @@ static int lock_frames( struct process *process, uint32_t target )
         no_mlock2 = 1;
         if (mlock( start, len )) return 0;
     }
-    total_locked_frames += target - process->locked_frames;
-    process->locked_frames = target;
+    total_locked_frames += target - pool->locked_frames;
+    pool->locked_frames = target;
     return 1;
 }
 
@@ -135,17 +251,18 @@ static int lock_frames( struct process *process, uint32_t target )
  * LOCK_STEP at a time.  Returns the number of frames that can be handed out backed by locked
  * memory: span, or less when RLIMIT_MEMLOCK stops the lock.  (The memfd itself has its full
  * size from the start and is mapped whole: nothing here can grow or move.) */
-static uint32_t lock_span( struct process *process, uint32_t span )
+static uint32_t lock_span( struct frame_pool *pool, uint32_t span )
 {
     uint32_t max = awe_pfn_max_frames( &options.layout ), target;
 
-    if (options.unlocked) return span;
-    if (span > process->locked_frames)
+    /* huge pages are never swapped: there is nothing to lock */
+    if (options.unlocked || pool->backing == AWE_BACKING_HUGETLB) return span;
+    if (span > pool->locked_frames)
     {
         /* lock the whole step if we may, else what RLIMIT_MEMLOCK still allows */
         target = (span + LOCK_STEP - 1) / LOCK_STEP * LOCK_STEP;
         if (target > max) target = max;
-        if (!lock_frames( process, target ))
+        if (!lock_frames( pool, target ))
         {
             struct rlimit limit;
             uint64_t room = 0;
@@ -153,23 +270,23 @@ static uint32_t lock_span( struct process *process, uint32_t span )
             if (!getrlimit( RLIMIT_MEMLOCK, &limit ) && limit.rlim_cur != RLIM_INFINITY &&
                 (limit.rlim_cur >> AWE_PAGE_SHIFT) > total_locked_frames)
                 room = (limit.rlim_cur >> AWE_PAGE_SHIFT) - total_locked_frames;
-            if (room > target - process->locked_frames) room = target - process->locked_frames;
-            if (room) lock_frames( process, process->locked_frames + (uint32_t)room );
+            if (room > target - pool->locked_frames) room = target - pool->locked_frames;
+            if (room) lock_frames( pool, pool->locked_frames + (uint32_t)room );
         }
     }
-    return process->locked_frames < span ? process->locked_frames : span;
+    return pool->locked_frames < span ? pool->locked_frames : span;
 }
 
 /* Returns frames to the system: their memory goes (and reads as zero when handed out again). */
-static void discard_frames( struct process *process, uint32_t start, uint32_t count )
+static void discard_frames( struct frame_pool *pool, uint32_t start, uint32_t count )
 {
-    fallocate( process->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+    fallocate( pool->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
                (off_t)start << AWE_PAGE_SHIFT, (off_t)count << AWE_PAGE_SHIFT );
 }
 
-static void set_owned( struct process *process, uint32_t start, uint32_t count, int owned )
+static void set_owned( struct frame_pool *pool, uint32_t start, uint32_t count, int owned )
 {
-    struct awe_frame_table *table = process->table;
+    struct awe_frame_table *table = pool->table;
     uint32_t i = start, end = start + count;
 
     while (i < end)
@@ -183,17 +300,50 @@ static void set_owned( struct process *process, uint32_t start, uint32_t count, 
                                memory_order_release );
         i += n;
     }
-    process->owned = owned ? process->owned + count : process->owned - count;
-    atomic_store_explicit( &table->owned, process->owned, memory_order_relaxed );
+    pool->owned = owned ? pool->owned + count : pool->owned - count;
+    atomic_store_explicit( &table->owned, pool->owned, memory_order_relaxed );
 }
 
 /* Counts the owned frames from index on, up to count. */
-static uint32_t count_owned( const struct process *process, uint32_t index, uint32_t count )
+static uint32_t count_owned( const struct frame_pool *pool, uint32_t index, uint32_t count )
 {
     uint32_t n = 0;
 
-    while (n < count && awe_frame_table_test( process->table, index + n )) n++;
+    while (n < count && awe_frame_table_test( pool->table, index + n )) n++;
     return n;
+}
+
+/* The pool a handle of Allocate and Free names (awe-spec.md 2.1 step 6): a process's, through a
+ * handle with PROCESS_VM_OPERATION, or an AWE section's, through one with SECTION_MAP_WRITE;
+ * *owner is the process charged for it. */
+static NTSTATUS get_pool( struct process *caller, uint32_t handle, struct frame_pool **pool,
+                          struct process **owner, struct section **section )
+{
+    NTSTATUS status;
+    void *object;
+
+    *section = NULL;
+    status = get_handle_object( caller, handle, OBJ_PROCESS, AWE_PROCESS_VM_OPERATION, &object );
+    if (status == STATUS_OBJECT_TYPE_MISMATCH &&
+        (status = get_handle_object( caller, handle, OBJ_SECTION, AWE_SECTION_MAP_WRITE, &object )) !=
+        STATUS_OBJECT_TYPE_MISMATCH)
+    {
+        if (status) return status;
+        *section = object;
+        *pool = &(*section)->pool;
+        *owner = (*section)->owner;
+        return STATUS_SUCCESS;
+    }
+    if (status) return status;
+    *owner = object;
+    *pool = &(*owner)->pool;
+    return STATUS_SUCCESS;
+}
+
+/* Frames a process holds, its own and its sections', for the quota. */
+static uint64_t charged_frames( const struct process *process )
+{
+    return process->pool.owned + process->pool.quarantined + process->section_frames;
 }
 
 DECL_HANDLER(allocate_pages)
@@ -201,23 +351,27 @@ DECL_HANDLER(allocate_pages)
     struct awe_wire_run *runs = (void *)(reply + 1);
     size_t max_runs = (AWE_MAX_MESSAGE - sizeof(*reply)) / sizeof(*runs), nruns, i;
     struct awe_frame_run *frame_runs = (struct awe_frame_run *)runs;
+    struct frame_pool *pool;
     struct process *target;
-    uint64_t want = req->count, round, got;
-    uint32_t usable;
+    struct section *section;
+    uint64_t want, round, got;
+    uint32_t usable, unit;
     NTSTATUS status;
 
-    if ((status = get_handle_object( caller, req->process, OBJ_PROCESS, AWE_PROCESS_VM_OPERATION,
-                                     (void **)&target )))
-        return status;
+    if ((status = get_pool( caller, req->process, &pool, &target, &section ))) return status;
     if (req->flags & ~(AWE_ALLOC_LARGE | AWE_ALLOC_HUGE)) return STATUS_INVALID_PARAMETER;
     if (!(caller->privilege > 0 && (caller->privilege & AWE_SE_PRIVILEGE_ENABLED)))
         return STATUS_PRIVILEGE_NOT_HELD;
-    if (target->fd < 0 || !target->frames_ready) return STATUS_PROCESS_IS_TERMINATING;
-    /* no large frames here: what Windows answers on a machine without large pages */
-    if (req->flags) return STATUS_INSUFFICIENT_RESOURCES;
+    if (target->fd < 0 || !pool->frames_ready) return STATUS_PROCESS_IS_TERMINATING;
+    /* large frames of a process's own are not there (a section's are): what Windows answers
+     * on a machine without large pages; nor are a section's when none can be had */
+    if (req->flags || pool->backing == AWE_BACKING_NONE) return STATUS_INSUFFICIENT_RESOURCES;
+    /* the count is in units; the bounds below are in frames */
+    unit = pool->unit;
+    want = req->count < UINT64_MAX / unit ? req->count * unit : UINT64_MAX / unit * unit;
     /* the per-process quota (1455), then the limit for all processes and the memory reserve,
      * which stand for the machine's physical memory running out (1450, as RLIMIT_MEMLOCK's end) */
-    if ((status = cut_request( &want, left_under( options.quota_frames, target->owned + target->quarantined ),
+    if ((status = cut_request( &want, left_under( options.quota_frames, charged_frames( target ) ),
                                STATUS_COMMITMENT_LIMIT )) ||
         (status = cut_request( &want, left_under( options.limit_frames,
                                                   options.limit_frames ? pages_held_frames() : 0 ),
@@ -225,31 +379,44 @@ DECL_HANDLER(allocate_pages)
         (status = cut_request( &want, memory_room( want ), STATUS_INSUFFICIENT_RESOURCES )))
         return status;
 
-    _Static_assert( sizeof(struct awe_frame_run) == sizeof(struct awe_wire_run), "run layout" );
-    round = want < AWE_ALLOC_ROUND ? want : AWE_ALLOC_ROUND;
-    got = awe_frames_alloc( &target->frames, round, frame_runs, max_runs, &nruns );
-    usable = lock_span( target, awe_frames_span( &target->frames ) );
+    /* whole units only: less than one left under the quota is the quota's error */
+    if (!(want /= unit))
+        return left_under( options.quota_frames, charged_frames( target ) ) < unit
+               ? STATUS_COMMITMENT_LIMIT : STATUS_INSUFFICIENT_RESOURCES;
 
-    /* keep what can be locked and populated; give back the rest */
+    _Static_assert( sizeof(struct awe_frame_run) == sizeof(struct awe_wire_run), "run layout" );
+    round = AWE_ALLOC_ROUND / unit ? AWE_ALLOC_ROUND / unit : 1;
+    if (round > want) round = want;
+    got = awe_frames_alloc( &pool->frames, round, frame_runs, max_runs, &nruns );
+    /* runs of units become runs of frames */
+    for (i = 0; i < nruns; i++)
+    {
+        runs[i].start *= unit;
+        runs[i].count *= unit;
+    }
+    usable = lock_span( pool, awe_frames_span( &pool->frames ) * unit );
+
+    /* keep what can be locked and populated, in whole units; give back the rest */
     for (i = 0; i < nruns; i++)
     {
         uint32_t start = runs[i].start, count = runs[i].count, keep = count;
 
         if (start >= usable) keep = 0;
-        else if (start + count > usable) keep = usable - start;
-        if (keep && madvise( frame_addr( target, start ), (size_t)keep << AWE_PAGE_SHIFT,
+        else if (start + count > usable) keep = (usable - start) / unit * unit;
+        if (keep && madvise( frame_addr( pool, start ), (size_t)keep << AWE_PAGE_SHIFT,
                              MADV_POPULATE_WRITE ))
             keep = 0;
         if (keep < count)
         {
-            awe_frames_release( &target->frames, start + keep, count - keep );
-            discard_frames( target, start + keep, count - keep );
-            got -= count - keep;
+            awe_frames_release( &pool->frames, (start + keep) / unit, (count - keep) / unit );
+            discard_frames( pool, start + keep, count - keep );
+            got -= (count - keep) / unit;
             runs[i].count = keep;
         }
     }
-    for (i = 0; i < nruns; i++) if (runs[i].count) set_owned( target, runs[i].start, runs[i].count, 1 );
-    memory_used( got );
+    for (i = 0; i < nruns; i++) if (runs[i].count) set_owned( pool, runs[i].start, runs[i].count, 1 );
+    if (section) target->section_frames += got * unit;
+    memory_used( got * unit );
     if (!got) return STATUS_INSUFFICIENT_RESOURCES;
 
     /* drop emptied runs from the reply */
@@ -258,33 +425,34 @@ DECL_HANDLER(allocate_pages)
         for (i = 0; i < nruns; i++) if (runs[i].count) runs[n++] = runs[i];
         nruns = n;
     }
-    target->ever_allocated = 1;
+    pool->ever_allocated = 1;
     reply->count = got;
-    reply->tag = target->tag;
+    reply->tag = pool->tag;
+    reply->unit = unit;
     /* the client asks again when this round was cut by the reply's size or by the round's */
     reply->more = got < want && (nruns == max_runs || got == round);
     *reply_size += nruns * sizeof(*runs);
     return STATUS_SUCCESS;
 }
 
-static int queue_quarantine( struct process *process, uint32_t start, uint32_t count, uint32_t seq )
+static int queue_quarantine( struct frame_pool *pool, uint32_t start, uint32_t count, uint32_t seq )
 {
-    if (process->quarantine_len == process->quarantine_cap)
+    if (pool->quarantine_len == pool->quarantine_cap)
     {
-        size_t cap = process->quarantine_cap ? process->quarantine_cap * 2 : 16;
-        struct awe_wire_run *runs = realloc( process->quarantine, cap * sizeof(*runs) );
+        size_t cap = pool->quarantine_cap ? pool->quarantine_cap * 2 : 16;
+        struct awe_wire_run *runs = realloc( pool->quarantine, cap * sizeof(*runs) );
         uint32_t *seqs;
 
         if (!runs) return -ENOMEM;
-        process->quarantine = runs;
-        if (!(seqs = realloc( process->quarantine_seq, cap * sizeof(*seqs) ))) return -ENOMEM;
-        process->quarantine_seq = seqs;
-        process->quarantine_cap = cap;
+        pool->quarantine = runs;
+        if (!(seqs = realloc( pool->quarantine_seq, cap * sizeof(*seqs) ))) return -ENOMEM;
+        pool->quarantine_seq = seqs;
+        pool->quarantine_cap = cap;
     }
-    process->quarantine[process->quarantine_len].start = start;
-    process->quarantine[process->quarantine_len].count = count;
-    process->quarantine_seq[process->quarantine_len++] = seq;
-    process->quarantined += count;
+    pool->quarantine[pool->quarantine_len].start = start;
+    pool->quarantine[pool->quarantine_len].count = count;
+    pool->quarantine_seq[pool->quarantine_len++] = seq;
+    pool->quarantined += count;
     return 0;
 }
 
@@ -293,8 +461,8 @@ static int queue_quarantine( struct process *process, uint32_t start, uint32_t c
 static void notify_owner( struct process *process, uint32_t seq )
 {
     /* release: the cleared bits are visible to a client that reads the new sequence */
-    atomic_store_explicit( &process->table->notify_seq, seq, memory_order_release );
-    futex_wake( (const uint32_t *)&process->table->notify_seq, INT_MAX, 1 );
+    atomic_store_explicit( &process->pool.table->notify_seq, seq, memory_order_release );
+    futex_wake( (const uint32_t *)&process->pool.table->notify_seq, INT_MAX, 1 );
 }
 
 /* FreeUserPhysicalPages, awe-spec.md section 2.4: entries in array order, stopping at the first
@@ -306,20 +474,21 @@ DECL_HANDLER(free_pages)
 {
     const struct awe_wire_pfn_run *in = (const void *)(req + 1);
     size_t i, nruns = (req_size - sizeof(*req)) / sizeof(*in);
-    uint32_t seq, max = awe_pfn_max_frames( &options.layout );
+    uint32_t seq, max = awe_pfn_max_frames( &options.layout ), unit;
+    struct frame_pool *pool;
     struct process *target;
+    struct section *section;
     NTSTATUS status;
     uint64_t freed = 0;
     int queued = 0;
 
     if ((req_size - sizeof(*req)) % sizeof(*in)) return PROTOCOL_ERROR;
-    if ((status = get_handle_object( caller, req->process, OBJ_PROCESS, AWE_PROCESS_VM_OPERATION,
-                                     (void **)&target )))
-        return status;
-    if (target->fd < 0 || !target->frames_ready) return STATUS_PROCESS_IS_TERMINATING;
-    if (!target->ever_allocated) return STATUS_INVALID_PARAMETER_1;
+    if ((status = get_pool( caller, req->process, &pool, &target, &section ))) return status;
+    if (target->fd < 0 || !pool->frames_ready) return STATUS_PROCESS_IS_TERMINATING;
+    if (!pool->ever_allocated) return STATUS_INVALID_PARAMETER_1;
 
-    seq = atomic_load_explicit( &target->table->notify_seq, memory_order_relaxed ) + 1;
+    unit = pool->unit;
+    seq = atomic_load_explicit( &target->pool.table->notify_seq, memory_order_relaxed ) + 1;
     status = STATUS_SUCCESS;
     for (i = 0; i < nruns && !status; i++)
     {
@@ -330,22 +499,28 @@ DECL_HANDLER(free_pages)
             uint32_t tag, index, n;
             uint64_t left = in[i].count - done;
 
+            /* an entry is one unit: its first frame's PFN, owned (its frames all are) */
             if (awe_pfn_decode( &options.layout, in[i].first + done, &tag, &index ) ||
-                tag != target->tag || !(n = count_owned( target, index,
-                                                          left < max - index ? (uint32_t)left : max - index )))
+                tag != pool->tag || (index & (unit - 1)) ||
+                !(n = unit > 1 ? (uint32_t)awe_frame_table_test( pool->table, index )
+                               : count_owned( pool, index, left < max - index ? (uint32_t)left : max - index )))
             {
                 status = STATUS_CONFLICTING_ADDRESSES;
                 break;
             }
-            set_owned( target, index, n, 0 );
-            if (req->process == AWE_CURRENT_PROCESS)
+            set_owned( pool, index, n * unit, 0 );
+            /* frames of a section are its owner's to map, and its owner is the caller (the
+             * only process with handles to it): unmapped already, like frames freed through
+             * the current-process pseudo-handle */
+            if (section || req->process == AWE_CURRENT_PROCESS)
             {
-                awe_frames_release( &target->frames, index, n );
-                discard_frames( target, index, n );
+                awe_frames_release( &pool->frames, index / unit, n );
+                discard_frames( pool, index, n * unit );
+                if (section) target->section_frames -= (uint64_t)n * unit;
             }
-            else if (queue_quarantine( target, index, n, seq ))
+            else if (queue_quarantine( pool, index, n, seq ))
             {
-                set_owned( target, index, n, 1 );
+                set_owned( pool, index, n, 1 );
                 status = STATUS_INSUFFICIENT_RESOURCES;
                 break;
             }
@@ -402,26 +577,27 @@ static void answer_pending( struct pending_free **link )
     free( pending );
 }
 
-/* Returns the frames the target unmapped up to seq to the system. */
-static void release_quarantine( struct process *process, uint32_t seq )
+/* Returns the frames the owner unmapped up to seq to the system (quarantine is for a
+ * process's own frames, whose unit is one frame). */
+static void release_quarantine( struct frame_pool *pool, uint32_t seq )
 {
     size_t i, kept = 0;
 
-    for (i = 0; i < process->quarantine_len; i++)
+    for (i = 0; i < pool->quarantine_len; i++)
     {
-        struct awe_wire_run *run = &process->quarantine[i];
+        struct awe_wire_run *run = &pool->quarantine[i];
 
-        if ((int32_t)(seq - process->quarantine_seq[i]) >= 0)
+        if ((int32_t)(seq - pool->quarantine_seq[i]) >= 0)
         {
-            awe_frames_release( &process->frames, run->start, run->count );
-            discard_frames( process, run->start, run->count );
-            process->quarantined -= run->count;
+            awe_frames_release( &pool->frames, run->start, run->count );
+            discard_frames( pool, run->start, run->count );
+            pool->quarantined -= run->count;
             continue;
         }
-        process->quarantine[kept] = *run;
-        process->quarantine_seq[kept++] = process->quarantine_seq[i];
+        pool->quarantine[kept] = *run;
+        pool->quarantine_seq[kept++] = pool->quarantine_seq[i];
     }
-    process->quarantine_len = kept;
+    pool->quarantine_len = kept;
 }
 
 /* The client unmapped every frame taken from it up to seq.  Its word is clamped to what was
@@ -431,10 +607,10 @@ DECL_HANDLER(ack_unmap)
     uint32_t now, seq = req->seq;
     struct pending_free **link = &pending_list;
 
-    if (!caller->table) return STATUS_PENDING;
-    now = atomic_load_explicit( &caller->table->notify_seq, memory_order_relaxed );
+    if (!caller->pool.table) return STATUS_PENDING;
+    now = atomic_load_explicit( &caller->pool.table->notify_seq, memory_order_relaxed );
     if ((int32_t)(seq - now) > 0) seq = now;
-    release_quarantine( caller, seq );
+    release_quarantine( &caller->pool, seq );
     while (*link)
     {
         if ((*link)->target == caller && (int32_t)(seq - (*link)->seq) >= 0) answer_pending( link );
@@ -505,33 +681,32 @@ static NTSTATUS defer_free( struct process *caller, struct process *target, uint
     return STATUS_PENDING;
 }
 
-/* Everything the process held goes back to the system. */
+/* Everything a pool held goes back to the system, its tag too. */
+void release_pool( struct frame_pool *pool )
+{
+    if (pool->frames_base)
+        munmap( pool->frames_base, (size_t)awe_pfn_max_frames( &options.layout ) << AWE_PAGE_SHIFT );
+    if (pool->table) munmap( pool->table, pool->table_size );
+    if (pool->memfd >= 0) close( pool->memfd );
+    if (pool->table_fd >= 0) close( pool->table_fd );
+    if (pool->table_ro_fd >= 0) close( pool->table_ro_fd );
+    if (pool->frames_ready) awe_frames_destroy( &pool->frames );
+    free( pool->quarantine );
+    free( pool->quarantine_seq );
+    free_tag( pool->tag );
+    total_locked_frames -= pool->locked_frames;
+    memset( pool, 0, sizeof(*pool) );
+    pool->memfd = pool->table_fd = pool->table_ro_fd = -1;
+}
+
+/* Everything the process held goes back to the system (its sections went with its handles). */
 void release_frames( struct process *process )
 {
-    if (process->frames_base)
-        munmap( process->frames_base, (size_t)awe_pfn_max_frames( &options.layout ) << AWE_PAGE_SHIFT );
-    if (process->table) munmap( process->table, process->table_size );
-    if (process->memfd >= 0) close( process->memfd );
-    if (process->table_fd >= 0) close( process->table_fd );
-    if (process->table_ro_fd >= 0) close( process->table_ro_fd );
-    process->table_ro_fd = -1;
+    release_pool( &process->pool );
     awe_slab_destroy( process->sync_pool );
     process->sync_pool = NULL;
     if (process->usage) munmap( process->usage, AWE_PAGE_SIZE );
     if (process->usage_fd >= 0) close( process->usage_fd );
     process->usage = NULL;
     process->usage_fd = -1;
-    if (process->frames_ready) awe_frames_destroy( &process->frames );
-    free( process->quarantine );
-    free( process->quarantine_seq );
-    process->frames_base = NULL;
-    process->table = NULL;
-    process->memfd = process->table_fd = -1;
-    process->frames_ready = 0;
-    process->quarantine = NULL;
-    process->quarantine_seq = NULL;
-    process->quarantine_len = process->quarantine_cap = 0;
-    process->owned = process->quarantined = 0;
-    total_locked_frames -= process->locked_frames;
-    process->locked_frames = 0;
 }

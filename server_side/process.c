@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Processes: one per client connection, with its tag, frame memfd and frame table. */
+/* Processes (one per client connection, with its frame pool) and AWE sections. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,11 +11,12 @@
 #include "server.h"
 
 struct process *process_list;
+struct section *section_list;
 
 static unsigned char *tag_used;   /* tags 1..max, 0 unused */
 static uint32_t last_tag;         /* tags are handed out round robin: a freed tag comes back last */
 
-static uint32_t alloc_tag( void )
+uint32_t alloc_tag( void )
 {
     uint32_t max = awe_pfn_max_tag( &options.layout ), i, tag;
 
@@ -33,7 +34,7 @@ static uint32_t alloc_tag( void )
     return 0;
 }
 
-static void free_tag( uint32_t tag )
+void free_tag( uint32_t tag )
 {
     if (tag && tag_used) tag_used[tag] = 0;
 }
@@ -45,18 +46,23 @@ void free_tags( void )
     tag_used = NULL;
 }
 
-struct process *create_process( int fd, pid_t pid )
+uint64_t next_object_id( void )
 {
     static uint64_t last_id;
+    return ++last_id;
+}
+
+struct process *create_process( int fd, pid_t pid )
+{
     struct process *process = calloc( 1, sizeof(*process) );
 
     if (!process) return NULL;
-    process->id = ++last_id;
+    process->id = next_object_id();
     process->fd = fd;
     process->pid = pid;
     process->refs = 1;
     process->privilege = options.grant_lock ? 0 : -1;
-    process->memfd = process->table_fd = process->table_ro_fd = process->usage_fd = -1;
+    process->pool.memfd = process->pool.table_fd = process->pool.table_ro_fd = process->usage_fd = -1;
     process->next = process_list;
     process_list = process;
     return process;
@@ -67,7 +73,7 @@ struct process *find_process_by_pid( pid_t pid )
     struct process *process;
 
     for (process = process_list; process; process = process->next)
-        if (process->pid == pid && process->fd >= 0 && process->tag) return process;
+        if (process->pid == pid && process->fd >= 0 && process->pool.tag) return process;
     return NULL;
 }
 
@@ -80,57 +86,14 @@ size_t count_processes( void )
     return n;
 }
 
-/* Opens a read-only description of a memfd: a client can map it only PROT_READ. */
-static int reopen_read_only( int fd )
-{
-    char path[64];
-
-    snprintf( path, sizeof(path), "/proc/self/fd/%d", fd );
-    return open( path, O_RDONLY | O_CLOEXEC );
-}
-
-/* Creates the process's frames: the memfd, sized once to every frame the layout allows (a
- * sparse file: only populated frames cost memory) and sealed so that nobody, the client
- * included, can ever change its size or its seals again; the server's mapping of all of it;
- * the allocator; and the frame table, which only the server can write. */
+/* Creates the process's frames (its pool, with the tag it was given) and its usage page. */
 static NTSTATUS init_frames( struct process *process )
 {
-    size_t max = awe_pfn_max_frames( &options.layout );
+    NTSTATUS status;
     char name[32];
 
-    snprintf( name, sizeof(name), "awe-frames:%d", (int)process->pid );
-    if ((process->memfd = memfd_create( name, MFD_CLOEXEC | MFD_ALLOW_SEALING )) < 0 ||
-        ftruncate( process->memfd, (off_t)max << AWE_PAGE_SHIFT ) ||
-        fcntl( process->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL ))
-        return STATUS_INSUFFICIENT_RESOURCES;
-    process->frames_base = mmap( NULL, max << AWE_PAGE_SHIFT, PROT_READ | PROT_WRITE,
-                                 MAP_SHARED | MAP_NORESERVE, process->memfd, 0 );
-    if (process->frames_base == MAP_FAILED)
-    {
-        process->frames_base = NULL;
-        return STATUS_INSUFFICIENT_RESOURCES;
-    }
-    if (awe_frames_init( &process->frames, (uint32_t)max )) return STATUS_INSUFFICIENT_RESOURCES;
-    process->frames_ready = 1;
-
-    snprintf( name, sizeof(name), "awe-table:%d", (int)process->pid );
-    process->table_size = sizeof(struct awe_frame_table) + max / 8;
-    if ((process->table_fd = memfd_create( name, MFD_CLOEXEC | MFD_ALLOW_SEALING )) < 0 ||
-        ftruncate( process->table_fd, process->table_size ))
-        return STATUS_INSUFFICIENT_RESOURCES;
-    process->table = mmap( NULL, process->table_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-                           process->table_fd, 0 );
-    if (process->table == MAP_FAILED)
-    {
-        process->table = NULL;
-        return STATUS_INSUFFICIENT_RESOURCES;
-    }
-    /* from now on nobody can write the table through any descriptor but our mapping */
-    if (fcntl( process->table_fd, F_ADD_SEALS,
-               F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL ) ||
-        (process->table_ro_fd = reopen_read_only( process->table_fd )) < 0)
-        return STATUS_INSUFFICIENT_RESOURCES;
-
+    if ((status = init_pool( &process->pool, "frames", process->pid, 1, AWE_BACKING_SMALL )))
+        return status;
     snprintf( name, sizeof(name), "awe-usage:%d", (int)process->pid );
     if ((process->usage_fd = memfd_create( name, MFD_CLOEXEC | MFD_ALLOW_SEALING )) < 0 ||
         ftruncate( process->usage_fd, AWE_PAGE_SIZE ) ||
@@ -155,9 +118,9 @@ static NTSTATUS init_sync( struct process *process )
     if (awe_slab_create( sizeof(struct awe_sync_shm), 1, AWE_SLAB_CLIENT_WRITABLE, &process->sync_pool ) ||
         awe_slab_alloc( process->sync_pool, &process->lock_slot, &lock ))
         return STATUS_INSUFFICIENT_RESOURCES;
-    process->table->lock_gen = awe_slab_generation( process->sync_pool, process->lock_slot );
-    if (awe_sync_ref_init( &lock_ref, lock, &process->table->lock_gen, process->id,
-                           process->table->lock_gen, AWE_SYNC_MUTEX, 0 ) ||
+    process->pool.table->lock_gen = awe_slab_generation( process->sync_pool, process->lock_slot );
+    if (awe_sync_ref_init( &lock_ref, lock, &process->pool.table->lock_gen, process->id,
+                           process->pool.table->lock_gen, AWE_SYNC_MUTEX, 0 ) ||
         awe_sync_create( &lock_ref, 0 ))
         return STATUS_INSUFFICIENT_RESOURCES;
     return STATUS_SUCCESS;
@@ -168,8 +131,6 @@ static void undo_init( struct process *process )
 {
     close_all_handles( process );
     release_frames( process );
-    free_tag( process->tag );
-    process->tag = 0;
 }
 
 /* Hands the client its descriptors: the memfd, and read-only ones for its tables.  Any
@@ -185,7 +146,7 @@ DECL_HANDLER(init_process)
                     AWE_PROTOCOL_VERSION );
         return STATUS_NOT_SUPPORTED;
     }
-    if (!(caller->tag = alloc_tag()))
+    if (!(caller->pool.tag = alloc_tag()))
     {
         server_log( "pid %d: no PFN tag left (--pfn-bits allows %u processes)", (int)caller->pid,
                     awe_pfn_max_tag( &options.layout ) );
@@ -198,13 +159,13 @@ DECL_HANDLER(init_process)
         undo_init( caller );
         return status;
     }
-    reply->tag = caller->tag;
+    reply->tag = caller->pool.tag;
     reply->index_bits = options.layout.index_bits;
     reply->tag_bits = options.layout.tag_bits;
     reply->server_pid = (uint32_t)getpid();
-    reply->frame_table_size = caller->table_size;
-    reply_fds[0] = caller->memfd;
-    reply_fds[1] = caller->table_ro_fd;
+    reply->frame_table_size = caller->pool.table_size;
+    reply_fds[0] = caller->pool.memfd;
+    reply_fds[1] = caller->pool.table_ro_fd;
     reply_fds[2] = caller->usage_fd;
     reply_fds[3] = awe_handle_table_client_fd( caller->handle_table );
     reply_fds[4] = awe_slab_client_fd( caller->sync_pool );
@@ -237,7 +198,6 @@ void disconnect_process( struct process *process )
     cancel_pending( process );
     close_all_handles( process );
     release_frames( process );
-    free_tag( process->tag );
     release_process( process );
 }
 
@@ -258,24 +218,45 @@ void release_process( struct process *process )
 DECL_HANDLER(get_status)
 {
     struct awe_wire_process_status *out = (void *)(reply + 1);
-    size_t max = (AWE_MAX_MESSAGE - sizeof(*reply)) / sizeof(*out), n = 0;
+    struct awe_wire_section_status *sections;
+    size_t room = AWE_MAX_MESSAGE - sizeof(*reply), n = 0, m = 0;
     struct process *process;
+    struct section *section;
 
-    for (process = process_list; process && n < max; process = process->next)
+    for (process = process_list; process && room >= sizeof(*out); process = process->next)
     {
-        if (process->fd < 0 || !process->tag) continue;
+        const struct frame_pool *pool = &process->pool;
+
+        if (process->fd < 0 || !pool->tag) continue;
         out[n].pid = (uint32_t)process->pid;
-        out[n].tag = process->tag;
-        out[n].frames_allocated = process->owned;
-        out[n].frames_quarantined = process->quarantined;
-        out[n].frames_locked = options.unlocked ? 0 : process->owned + process->quarantined;
-        out[n].span_frames = process->frames_ready ? awe_frames_span( &process->frames ) : 0;
+        out[n].tag = pool->tag;
+        out[n].frames_allocated = pool->owned;
+        out[n].frames_quarantined = pool->quarantined;
+        out[n].frames_locked = options.unlocked ? 0 : pool->owned + pool->quarantined;
+        out[n].span_frames = pool->frames_ready ? awe_frames_span( &pool->frames ) : 0;
         if (process->usage)
         {
             out[n].mapped_pages = atomic_load_explicit( &process->usage->mapped_pages, memory_order_relaxed );
             out[n].vmas = atomic_load_explicit( &process->usage->vmas, memory_order_relaxed );
         }
         n++;
+        room -= sizeof(*out);
+    }
+    sections = (void *)(out + n);
+    for (section = section_list; section && room >= sizeof(*sections); section = section->next)
+    {
+        const struct frame_pool *pool = &section->pool;
+
+        memset( &sections[m], 0, sizeof(sections[m]) );
+        sections[m].owner_pid = (uint32_t)section->owner->pid;
+        sections[m].tag = pool->tag;
+        sections[m].unit = pool->unit;
+        sections[m].backing = pool->backing;
+        sections[m].frames_allocated = pool->owned;
+        sections[m].span_frames = awe_frames_span( &pool->frames ) * pool->unit;
+        sections[m].handles = section->refs;
+        m++;
+        room -= sizeof(*sections);
     }
     reply->flags = options.unlocked ? AWE_STATUS_UNLOCKED : 0;
     reply->processes = (uint32_t)n;
@@ -283,6 +264,73 @@ DECL_HANDLER(get_status)
     reply->limit_frames = options.limit_frames;
     reply->held_frames = pages_held_frames();
     reply->reserve_frames = options.reserve_frames;
-    *reply_size += n * sizeof(*out);
+    reply->sections = (uint32_t)m;
+    reply->large_pages = (uint32_t)options.large_pages;
+    huge_page_counts( &reply->huge_pages_total, &reply->huge_pages_free );
+    *reply_size += n * sizeof(*out) + m * sizeof(*sections);
+    return STATUS_SUCCESS;
+}
+
+/* ---- AWE sections ------------------------------------------------------------------------- */
+
+void release_section( struct section *section )
+{
+    struct section **p;
+
+    if (--section->refs) return;
+    for (p = &section_list; *p; p = &(*p)->next)
+        if (*p == section)
+        {
+            *p = section->next;
+            break;
+        }
+    section->owner->section_frames -= section->pool.owned;
+    release_pool( &section->pool );
+    free( section );
+}
+
+/* CreateFileMapping2 of an AWE section.  A large one needs the privilege, as SEC_LARGE_PAGES
+ * does on Windows; its frames are backed as --large-pages says, decided now. */
+DECL_HANDLER(create_section)
+{
+    uint32_t unit = req->flags & AWE_SECTION_LARGE ? AWE_LARGE_UNIT : 1;
+    struct section *section;
+    NTSTATUS status;
+
+    if (req->flags & ~AWE_SECTION_LARGE) return STATUS_INVALID_PARAMETER;
+    if (!caller->pool.frames_ready) return STATUS_PROCESS_IS_TERMINATING;
+    if (unit > 1 && !(caller->privilege > 0 && (caller->privilege & AWE_SE_PRIVILEGE_ENABLED)))
+        return STATUS_PRIVILEGE_NOT_HELD;
+    if (unit > awe_pfn_max_frames( &options.layout )) return STATUS_INSUFFICIENT_RESOURCES;
+    if (!(section = calloc( 1, sizeof(*section) ))) return STATUS_INSUFFICIENT_RESOURCES;
+    section->id = next_object_id();
+    section->owner = caller;
+    section->pool.memfd = section->pool.table_fd = section->pool.table_ro_fd = -1;
+    if (!(section->pool.tag = alloc_tag()))
+    {
+        server_log( "pid %d: no PFN tag left for a section", (int)caller->pid );
+        free( section );
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    if ((status = init_pool( &section->pool, "section", caller->pid, unit,
+                             unit > 1 ? large_backing() : AWE_BACKING_SMALL )))
+    {
+        release_pool( &section->pool );
+        free( section );
+        return status;
+    }
+    section->next = section_list;
+    section_list = section;
+    section->refs = 1;   /* held until the handle takes its own */
+    status = alloc_handle( caller, section, OBJ_SECTION, req->access, &reply->handle );
+    release_section( section );
+    if (status) return status;
+    reply->tag = section->pool.tag;
+    reply->unit = unit;
+    reply->backing = section->pool.backing;
+    reply->frame_table_size = section->pool.table_size;
+    reply_fds[0] = section->pool.memfd;
+    reply_fds[1] = section->pool.table_ro_fd;
+    *nfds = 2;
     return STATUS_SUCCESS;
 }

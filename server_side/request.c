@@ -142,7 +142,7 @@ int dispatch_message( struct process *process, const void *msg, size_t len, int 
         type->check_padding( in ))
         goto protocol_error;
     /* init_process comes first and once; get_status needs no process (the status tool) */
-    if (header.req != AWE_REQ_get_status && !process->tag != (header.req == AWE_REQ_init_process))
+    if (header.req != AWE_REQ_get_status && !process->pool.tag != (header.req == AWE_REQ_init_process))
         goto protocol_error;
 
     if (options.debug) trace_message( header.req, process->pid, in, len, 0 );

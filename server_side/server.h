@@ -25,6 +25,7 @@ struct server_options
     uint64_t              limit_frames;   /* all processes together, 0 = none */
     uint64_t              reserve_frames; /* MemAvailable left to the system, 0 = no check */
     unsigned int          exit_delay;     /* seconds without clients before exiting */
+    int                   large_pages;    /* AWE_LARGE_*: how 2 MiB frames are backed */
     struct awe_pfn_layout layout;
 };
 
@@ -36,6 +37,39 @@ enum object_type
 {
     OBJ_PROCESS = AWE_OBJECT_PROCESS,
     OBJ_TOKEN   = AWE_OBJECT_TOKEN,    /* a view of its process's privileges */
+    OBJ_SECTION = AWE_OBJECT_SECTION,
+};
+
+/* Frames with one tag: a process's own, or an AWE section's.  The memfd has every frame the
+ * layout allows from the start (sparse) and is mapped whole by the server; the allocator
+ * counts units of unit frames; the frame table publishes one bit per frame, read-only. */
+struct frame_pool
+{
+    uint32_t              tag;           /* PFN tag, 0 until set up */
+    uint32_t              unit;          /* frames per allocation unit: 1, or AWE_LARGE_UNIT */
+    uint32_t              backing;       /* AWE_BACKING_* */
+    int                   memfd;         /* frames; sealed against resizing */
+    char                 *frames_base;   /* server mapping of the memfd (reserved for all frames) */
+    uint32_t              locked_frames; /* prefix of the mapping locked on fault */
+    struct awe_frames     frames;        /* allocator, in units */
+    int                   frames_ready;  /* allocator and memfd exist */
+    int                   ever_allocated;/* has had frames (Free without any: P1) */
+    uint64_t              owned;         /* frames owned */
+    uint64_t              quarantined;   /* freed through a handle, waiting for the owner's ack */
+    struct awe_wire_run  *quarantine;    /* those frames, with the sequence that announced them */
+    uint32_t             *quarantine_seq;
+    size_t                quarantine_len, quarantine_cap;
+    int                   table_fd;      /* the table's memfd */
+    int                   table_ro_fd;   /* read-only description of it, for the client */
+    struct awe_frame_table *table;       /* server mapping */
+    size_t                table_size;
+};
+
+/* What a handle holds. */
+struct handle_object
+{
+    void                 *object;        /* struct process (process, token) or struct section */
+    enum object_type      type;
 };
 
 struct process
@@ -44,29 +78,13 @@ struct process
     int                   fd;            /* connection; -1 once it closed */
     pid_t                 pid;           /* from SO_PEERCRED */
     uint64_t              id;            /* unique for the server's lifetime (handle entries) */
-    uint32_t              tag;           /* PFN tag, 0 until init_process */
     unsigned int          refs;          /* handles to it + 1 while connected */
     int                   privilege;     /* SE_PRIVILEGE_* of SeLockMemoryPrivilege, -1 if not held */
-    /* frames */
-    int                   memfd;         /* frames; sealed against shrinking */
-    char                 *frames_base;   /* server mapping of the memfd (reserved for all frames) */
-    uint32_t              locked_frames; /* prefix of the mapping locked on fault */
-    struct awe_frames     frames;        /* allocator */
-    int                   frames_ready;  /* allocator and memfd exist */
-    int                   ever_allocated;/* has had frames (Free without any: P1) */
-    uint64_t              owned;         /* frames owned */
-    uint64_t              quarantined;   /* freed through a handle, waiting for the owner's ack */
-    struct awe_wire_run  *quarantine;    /* those frames, with the sequence that announced them */
-    uint32_t             *quarantine_seq;
-    size_t                quarantine_len, quarantine_cap;
-    /* frame table */
-    int                   table_fd;      /* the table's memfd */
-    int                   table_ro_fd;   /* read-only description of it, for the client */
-    struct awe_frame_table *table;       /* server mapping */
-    size_t                table_size;
+    struct frame_pool     pool;          /* its own frames */
+    uint64_t              section_frames;/* frames of the sections it created, charged to it */
     /* handles: published read-only to the client; the objects they hold, by entry index */
     struct awe_handle_table *handle_table;
-    struct process      **handle_objects;
+    struct handle_object *handle_objects;
     uint32_t              handle_objects_len;
     /* the AWE lock, in a pool the client writes: created by the server, never read by it */
     struct awe_slab      *sync_pool;
@@ -76,7 +94,19 @@ struct process
     struct awe_usage     *usage;
 };
 
+/* An AWE section: a frame pool of its own, reached through its creator's handles only. */
+struct section
+{
+    struct section       *next;          /* in section_list */
+    uint64_t              id;            /* unique for the server's lifetime (handle entries) */
+    unsigned int          refs;          /* handles */
+    struct process       *owner;         /* its creator, charged for its frames (no reference:
+                                          * its handles, all the owner's, go before it does) */
+    struct frame_pool     pool;
+};
+
 extern struct process *process_list;
+extern struct section *section_list;
 
 /* process.c */
 extern struct process *create_process( int fd, pid_t pid );
@@ -85,6 +115,10 @@ extern void release_process( struct process *process );
 extern struct process *find_process_by_pid( pid_t pid );
 extern size_t count_processes( void );
 extern void free_tags( void );
+extern uint32_t alloc_tag( void );
+extern void free_tag( uint32_t tag );
+extern uint64_t next_object_id( void );
+extern void release_section( struct section *section );
 
 /* handle.c */
 extern NTSTATUS alloc_handle( struct process *owner, void *object, enum object_type type,
@@ -96,6 +130,11 @@ extern NTSTATUS init_handles( struct process *owner );
 extern void close_all_handles( struct process *owner );
 
 /* pages.c */
+extern NTSTATUS init_pool( struct frame_pool *pool, const char *what, pid_t pid, uint32_t unit,
+                           uint32_t backing );
+extern void release_pool( struct frame_pool *pool );
+extern uint32_t large_backing( void );
+extern void huge_page_counts( uint64_t *total, uint64_t *free_pages );
 extern void release_frames( struct process *process );
 extern void cancel_pending( struct process *process );
 extern int pending_timeout( void );

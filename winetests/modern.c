@@ -24,6 +24,10 @@ static BOOL (WINAPI *pAllocateUserPhysicalPages2)( HANDLE, PULONG_PTR, PULONG_PT
                                                    MEM_EXTENDED_PARAMETER *, ULONG );
 static NTSTATUS (NTAPI *pNtAllocateUserPhysicalPagesEx)( HANDLE, PULONG_PTR, PULONG_PTR,
                                                          MEM_EXTENDED_PARAMETER *, ULONG );
+static HANDLE (WINAPI *pCreateFileMapping2)( HANDLE, SECURITY_ATTRIBUTES *, ULONG, ULONG, ULONG,
+                                             ULONG64, PCWSTR, MEM_EXTENDED_PARAMETER *, ULONG );
+static PVOID (WINAPI *pVirtualAlloc2)( HANDLE, PVOID, SIZE_T, ULONG, ULONG, MEM_EXTENDED_PARAMETER *,
+                                       ULONG );
 
 /* A function of kernelbase (where Windows 10 keeps the new memory calls) or kernel32. */
 #ifdef _WIN32
@@ -285,10 +289,416 @@ out:
     release_region( awe );
 }
 
+/* ---- AWE sections (awe-spec.md 2.1 step 6, 2.5, 3.3; group X) ----------------------------- */
+
+#define LARGE_PAGE 0x200000
+
+static HANDLE create_awe_section( ULONG access, ULONG attributes )
+{
+    MEM_EXTENDED_PARAMETER param;
+
+    set_param( &param, MemSectionExtendedParameterUserPhysicalFlags, 0 );
+    return pCreateFileMapping2( INVALID_HANDLE_VALUE, NULL, access, PAGE_READWRITE, attributes, 0,
+                                NULL, &param, 1 );
+}
+
+/* A MEM_PHYSICAL region bound to the section. */
+static char *reserve_bound( HANDLE section, SIZE_T size )
+{
+    MEM_EXTENDED_PARAMETER param;
+
+    set_param( &param, MemExtendedParameterUserPhysicalHandle, 0 );
+    param.Handle = section;
+    return pVirtualAlloc2( GetCurrentProcess(), NULL, size, MEM_RESERVE | MEM_PHYSICAL,
+                           PAGE_READWRITE, &param, 1 );
+}
+
+static BOOL have_sections( void )
+{
+    if (!pCreateFileMapping2 || !pVirtualAlloc2)
+    {
+        win_skip( "CreateFileMapping2 or VirtualAlloc2 is not available\n" );
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* X01, X03: an AWE section's handle serves Allocate and Free; a plain section's does not. */
+static void test_section_allocate(void)
+{
+    ULONG_PTR n, p[4], own[1];
+    HANDLE section, plain, readonly;
+    char *awe;
+    BOOL ret;
+
+    if (!have_sections()) return;
+    NEED_PRIVILEGE();
+    section = create_awe_section( SECTION_MAP_READ | SECTION_MAP_WRITE, SEC_RESERVE );
+    ok( section != NULL, "X01: CreateFileMapping2 failed, error %lu\n", (unsigned long)GetLastError() );
+    if (!section) return;
+
+    n = 2;
+    SetLastError( 0xdeadbeef );
+    ret = AllocateUserPhysicalPages( section, &n, p );
+    ok( ret == TRUE, "X01: got %d, error %lu\n", ret, (unsigned long)GetLastError() );
+    ok( n == 2, "X01: got n %llu\n", (unsigned long long)n );
+    if (!ret) goto out;
+    ok( p[0] && p[1] && p[0] != p[1], "X01: pfns %#llx %#llx\n", (unsigned long long)p[0],
+        (unsigned long long)p[1] );
+
+    /* the section's frames are not the process's: they map only in regions bound to it, and
+     * the process handle does not free them */
+    if ((awe = reserve_awe( 4 )))
+    {
+        SetLastError( 0xdeadbeef );
+        ret = MapUserPhysicalPages( awe, 1, p );
+        ok( !ret && (GetLastError() == ERROR_INVALID_ADDRESS || GetLastError() == ERROR_INVALID_PARAMETER),
+            "section frame in a plain region: got %d, error %lu\n", ret, (unsigned long)GetLastError() );
+        ok( access_faults( awe, FALSE ) == 1, "section frame in a plain region: mapped\n" );
+        release_region( awe );
+    }
+    n = 1;
+    SetLastError( 0xdeadbeef );
+    ret = FreeUserPhysicalPages( GetCurrentProcess(), &n, p );
+    ok( !ret && GetLastError() == ERROR_INVALID_ADDRESS, "Free through the process: got %d, error %lu\n",
+        ret, (unsigned long)GetLastError() );
+    ok( n == 0, "Free through the process: n %llu\n", (unsigned long long)n );
+
+    /* nor do the process's frames map in a bound region */
+    if (alloc_frames( own, 1 ))
+    {
+        if ((awe = reserve_bound( section, 4 * PAGE )))
+        {
+            SetLastError( 0xdeadbeef );
+            ret = MapUserPhysicalPages( awe, 1, own );
+            ok( !ret && (GetLastError() == ERROR_INVALID_ADDRESS || GetLastError() == ERROR_INVALID_PARAMETER),
+                "own frame in a bound region: got %d, error %lu\n", ret, (unsigned long)GetLastError() );
+            release_region( awe );
+        }
+        else ok( 0, "VirtualAlloc2 failed, error %lu\n", (unsigned long)GetLastError() );
+        free_frames( own, 1 );
+    }
+
+    /* Free through the section: in array order, stopping at the first that is not its own */
+    p[2] = p[0];
+    n = 3;
+    SetLastError( 0xdeadbeef );
+    ret = FreeUserPhysicalPages( section, &n, p );
+    ok( !ret && GetLastError() == ERROR_INVALID_ADDRESS, "repeat: got %d, error %lu\n", ret,
+        (unsigned long)GetLastError() );
+    ok( n == 2, "repeat: freed %llu\n", (unsigned long long)n );
+
+    /* SECTION_MAP_WRITE is what Allocate needs of the handle */
+    readonly = create_awe_section( SECTION_MAP_READ, SEC_RESERVE );
+    ok( readonly != NULL, "read-only section: error %lu\n", (unsigned long)GetLastError() );
+    if (readonly)
+    {
+        n = 1;
+        SetLastError( 0xdeadbeef );
+        ret = AllocateUserPhysicalPages( readonly, &n, p );
+        ok( !ret && GetLastError() == ERROR_ACCESS_DENIED, "no SECTION_MAP_WRITE: got %d, error %lu\n",
+            ret, (unsigned long)GetLastError() );
+        CloseHandle( readonly );
+    }
+
+    /* X03: a section that is not an AWE section (libawe has none) */
+    plain = pCreateFileMapping2( INVALID_HANDLE_VALUE, NULL, SECTION_ALL_ACCESS, PAGE_READWRITE,
+                                 SEC_COMMIT, 0x10000, NULL, NULL, 0 );
+    if (!plain && GetLastError() == ERROR_NOT_SUPPORTED)
+        skip( "X03: no plain sections here (libawe maps no files)\n" );
+    else
+    {
+        ok( plain != NULL, "X03: plain section: error %lu\n", (unsigned long)GetLastError() );
+        n = 1;
+        SetLastError( 0xdeadbeef );
+        ret = AllocateUserPhysicalPages( plain, &n, p );
+        ok( !ret && GetLastError() == ERROR_INVALID_HANDLE, "X03: got %d, error %lu\n", ret,
+            (unsigned long)GetLastError() );
+        if (plain) CloseHandle( plain );
+    }
+
+out:
+    ok( CloseHandle( section ), "CloseHandle failed, error %lu\n", (unsigned long)GetLastError() );
+    /* the handle is gone */
+    n = 1;
+    SetLastError( 0xdeadbeef );
+    ret = AllocateUserPhysicalPages( section, &n, p );
+    ok( !ret && GetLastError() == ERROR_INVALID_HANDLE, "closed section: got %d, error %lu\n", ret,
+        (unsigned long)GetLastError() );
+}
+
+/* X02: a section's frames map at several addresses at once, in one bound region or several;
+ * a write through one shows through the others; Free unmaps them everywhere. */
+static void test_section_views(void)
+{
+    ULONG_PTR n, p[4], entries[3];
+    char *view1, *view2 = NULL;
+    void *vas[3];
+    HANDLE section;
+    BOOL ret;
+
+    if (!have_sections()) return;
+    NEED_PRIVILEGE();
+    if (!(section = create_awe_section( SECTION_MAP_READ | SECTION_MAP_WRITE, SEC_RESERVE )))
+    {
+        ok( 0, "CreateFileMapping2 failed, error %lu\n", (unsigned long)GetLastError() );
+        return;
+    }
+    n = 4;
+    ret = AllocateUserPhysicalPages( section, &n, p );
+    ok( ret && n == 4, "Allocate: got %d, n %llu, error %lu\n", ret, (unsigned long long)n,
+        (unsigned long)GetLastError() );
+    if (!ret || n != 4) goto out;
+    view1 = reserve_bound( section, 8 * PAGE );
+    ok( view1 != NULL, "X02: VirtualAlloc2 failed, error %lu\n", (unsigned long)GetLastError() );
+    view2 = reserve_bound( section, 8 * PAGE );
+    ok( view2 != NULL, "X02: second VirtualAlloc2 failed, error %lu\n", (unsigned long)GetLastError() );
+    if (!view1 || !view2) goto out_views;
+    ok( page_protect( view1 ) == 0, "a new view is mapped\n" );
+
+    /* p[0] in both views, and twice in the first */
+    ret = MapUserPhysicalPages( view1, 1, p );
+    ok( ret == TRUE, "X02: Map view1: got %d, error %lu\n", ret, (unsigned long)GetLastError() );
+    ret = MapUserPhysicalPages( view2 + 3 * PAGE, 1, p );
+    ok( ret == TRUE, "X02: Map view2: got %d, error %lu\n", ret, (unsigned long)GetLastError() );
+    ret = MapUserPhysicalPages( view1 + 5 * PAGE, 1, p );
+    ok( ret == TRUE, "X02: Map view1 again: got %d, error %lu\n", ret, (unsigned long)GetLastError() );
+    if (ret)
+    {
+        *(volatile ULONG_PTR *)view1 = STAMP(7);
+        ok( read_word( view2 + 3 * PAGE ) == STAMP(7), "X02: the write does not show in view2\n" );
+        ok( read_word( view1 + 5 * PAGE ) == STAMP(7), "X02: the write does not show at view1+5P\n" );
+        *(volatile ULONG_PTR *)(view2 + 3 * PAGE + 8) = STAMP(8);
+        ok( ((volatile ULONG_PTR *)view1)[1] == STAMP(8), "X02: a write through view2 does not show\n" );
+        ok( page_protect( view2 + 3 * PAGE ) == PAGE_READWRITE, "X02: protect %#lx\n",
+            (unsigned long)page_protect( view2 + 3 * PAGE ) );
+    }
+
+    /* one array may name a unit several times */
+    entries[0] = entries[1] = p[1];
+    entries[2] = p[2] | TOP_BIT;
+    ret = MapUserPhysicalPages( view2, 3, entries );
+    ok( ret == TRUE, "repeated entries: got %d, error %lu\n", ret, (unsigned long)GetLastError() );
+    if (ret)
+    {
+        *(volatile ULONG_PTR *)view2 = STAMP(1);
+        ok( read_word( view2 + PAGE ) == STAMP(1), "repeated entries: not the same frame\n" );
+        ok( access_faults( view2 + 2 * PAGE, TRUE ) == 1, "read-only entry: writable\n" );
+    }
+
+    /* unmapping one address leaves the others */
+    ret = MapUserPhysicalPages( view1 + 5 * PAGE, 1, NULL );
+    ok( ret == TRUE, "unmap: got %d, error %lu\n", ret, (unsigned long)GetLastError() );
+    ok( access_faults( view1 + 5 * PAGE, FALSE ) == 1, "unmap: still mapped\n" );
+    ok( read_word( view1 ) == STAMP(7), "unmap: view1 lost the frame\n" );
+
+    /* Scatter, across a bound region and another bound region */
+    vas[0] = view1 + 7 * PAGE;
+    vas[1] = view2 + 7 * PAGE;
+    entries[0] = p[3];
+    entries[1] = p[3];
+    ret = MapUserPhysicalPagesScatter( vas, 2, entries );
+    ok( ret == TRUE, "Scatter: got %d, error %lu\n", ret, (unsigned long)GetLastError() );
+    if (ret)
+    {
+        *(volatile ULONG_PTR *)(view1 + 7 * PAGE) = STAMP(3);
+        ok( read_word( view2 + 7 * PAGE ) == STAMP(3), "Scatter: not the same frame\n" );
+    }
+
+    /* Free through the section unmaps p[0] everywhere it is, and only p[0] */
+    n = 1;
+    ret = FreeUserPhysicalPages( section, &n, p );
+    ok( ret == TRUE && n == 1, "Free: got %d, n %llu, error %lu\n", ret, (unsigned long long)n,
+        (unsigned long)GetLastError() );
+    ok( access_faults( view1, FALSE ) == 1, "Free: view1 still maps the frame\n" );
+    ok( access_faults( view2 + 3 * PAGE, FALSE ) == 1, "Free: view2 still maps the frame\n" );
+    ok( page_protect( view2 + 3 * PAGE ) == 0, "Free: protect %#lx\n",
+        (unsigned long)page_protect( view2 + 3 * PAGE ) );
+    ok( read_word( view2 ) == STAMP(1), "Free: p[1] went too\n" );
+    /* a freed unit maps nowhere any more */
+    SetLastError( 0xdeadbeef );
+    ret = MapUserPhysicalPages( view1, 1, p );
+    ok( !ret && GetLastError() == ERROR_INVALID_ADDRESS, "freed unit: got %d, error %lu\n", ret,
+        (unsigned long)GetLastError() );
+
+    /* releasing a view unmaps it there only; the frames stay allocated */
+    release_region( view2 );
+    view2 = NULL;
+    ok( read_word( view1 + 7 * PAGE ) == STAMP(3), "release: view1 lost p[3]\n" );
+    n = 3;
+    ret = FreeUserPhysicalPages( section, &n, p + 1 );
+    ok( ret == TRUE && n == 3, "Free the rest: got %d, n %llu, error %lu\n", ret, (unsigned long long)n,
+        (unsigned long)GetLastError() );
+    ok( access_faults( view1 + 7 * PAGE, FALSE ) == 1, "Free the rest: still mapped\n" );
+
+out_views:
+    release_region( view1 );
+    release_region( view2 );
+out:
+    CloseHandle( section );
+}
+
+/* Frames of a section live as long as the section: a view bound to it keeps it after its
+ * handle is closed (awe-spec.md 3.6). */
+static void test_section_lifetime(void)
+{
+    ULONG_PTR n, p[2];
+    HANDLE section;
+    char *view;
+    BOOL ret;
+
+    if (!have_sections()) return;
+    NEED_PRIVILEGE();
+    if (!(section = create_awe_section( SECTION_MAP_READ | SECTION_MAP_WRITE, SEC_RESERVE ))) return;
+    n = 2;
+    ret = AllocateUserPhysicalPages( section, &n, p );
+    ok( ret && n == 2, "Allocate: got %d, n %llu\n", ret, (unsigned long long)n );
+    if (!(view = reserve_bound( section, 4 * PAGE )) || !ret)
+    {
+        ok( view != NULL, "VirtualAlloc2 failed, error %lu\n", (unsigned long)GetLastError() );
+        CloseHandle( section );
+        return;
+    }
+    ret = MapUserPhysicalPages( view, 1, p );
+    ok( ret == TRUE, "Map: got %d, error %lu\n", ret, (unsigned long)GetLastError() );
+    *(volatile ULONG_PTR *)view = STAMP(0);
+    ok( CloseHandle( section ), "CloseHandle failed\n" );
+
+    /* the view still holds the section: its frames stay, and map */
+    ok( shows_frame( view, STAMP(0) ), "after CloseHandle: the frame is gone\n" );
+    ret = MapUserPhysicalPages( view + PAGE, 1, p + 1 );
+    ok( ret == TRUE, "Map after CloseHandle: got %d, error %lu\n", ret, (unsigned long)GetLastError() );
+    ret = MapUserPhysicalPages( view + 2 * PAGE, 1, p );
+    ok( ret == TRUE, "Map again after CloseHandle: got %d, error %lu\n", ret, (unsigned long)GetLastError() );
+    ok( shows_frame( view + 2 * PAGE, STAMP(0) ), "after CloseHandle: not the same frame\n" );
+    release_region( view );
+}
+
+/* X04: a SEC_LARGE_PAGES section counts 2 MiB units, and its views and Map addresses are
+ * aligned to them. */
+static void test_section_large(void)
+{
+    ULONG_PTR n, p[2], i, bad = 0;
+    HANDLE section;
+    char *view;
+    BOOL ret;
+
+    if (!have_sections()) return;
+    NEED_PRIVILEGE();
+    section = create_awe_section( SECTION_MAP_READ | SECTION_MAP_WRITE, SEC_RESERVE | SEC_LARGE_PAGES );
+    if (!section && GetLastError() == ERROR_PRIVILEGE_NOT_HELD)
+    {
+        win_skip( "large pages need SeLockMemoryPrivilege\n" );
+        return;
+    }
+    ok( section != NULL, "X04: CreateFileMapping2 failed, error %lu\n", (unsigned long)GetLastError() );
+    if (!section) return;
+    n = 2;
+    SetLastError( 0xdeadbeef );
+    ret = AllocateUserPhysicalPages( section, &n, p );
+    if (!ret && GetLastError() == ERROR_NO_SYSTEM_RESOURCES)
+    {
+        skip( "X04: no large pages to be had here\n" );
+        CloseHandle( section );
+        return;
+    }
+    ok( ret == TRUE && n == 2, "X04: Allocate: got %d, n %llu, error %lu\n", ret, (unsigned long long)n,
+        (unsigned long)GetLastError() );
+    if (!ret) goto out;
+    /* each entry is the first 4 KiB PFN of its large page */
+    ok( p[0] % (LARGE_PAGE / PAGE) == 0 && p[1] % (LARGE_PAGE / PAGE) == 0, "X04: pfns %#llx %#llx\n",
+        (unsigned long long)p[0], (unsigned long long)p[1] );
+
+    view = reserve_bound( section, 2 * LARGE_PAGE );
+    ok( view != NULL, "X04: VirtualAlloc2 failed, error %lu\n", (unsigned long)GetLastError() );
+    if (!view) goto out_free;
+    ok( !((ULONG_PTR)view & (LARGE_PAGE - 1)), "X04: view %p is not aligned\n", view );
+
+    ret = MapUserPhysicalPages( view, 1, p );
+    ok( ret == TRUE, "X04: Map: got %d, error %lu\n", ret, (unsigned long)GetLastError() );
+    if (ret)
+    {
+        for (i = 0; i < LARGE_PAGE / sizeof(ULONG_PTR); i += PAGE / sizeof(ULONG_PTR))
+            ((volatile ULONG_PTR *)view)[i] = STAMP(i);
+        for (i = 0; i < LARGE_PAGE / sizeof(ULONG_PTR); i += PAGE / sizeof(ULONG_PTR))
+            if (((volatile ULONG_PTR *)view)[i] != STAMP(i)) bad++;
+        ok( !bad, "X04: %llu pages of the large page differ\n", (unsigned long long)bad );
+        ok( access_faults( view + LARGE_PAGE, FALSE ) == 1, "X04: the second large page is mapped\n" );
+    }
+    SetLastError( 0xdeadbeef );
+    ret = MapUserPhysicalPages( view + PAGE, 1, p + 1 );
+    ok( !ret && GetLastError() == ERROR_INVALID_PARAMETER, "X04: misaligned Map: got %d, error %lu\n",
+        ret, (unsigned long)GetLastError() );
+    /* both units at once, the count in units; then the same unit twice */
+    ret = MapUserPhysicalPages( view, 2, p );
+    ok( ret == TRUE, "X04: Map 2 units: got %d, error %lu\n", ret, (unsigned long)GetLastError() );
+    ok( read_word( view ) == STAMP(0), "X04: the first unit lost its data\n" );
+    ok( access_faults( view + 2 * LARGE_PAGE - PAGE, TRUE ) == 0, "X04: the second unit is not mapped\n" );
+    SetLastError( 0xdeadbeef );
+    ret = MapUserPhysicalPages( view + LARGE_PAGE, 2, p );
+    ok( !ret && GetLastError() == ERROR_INVALID_PARAMETER, "X04: past the view: got %d, error %lu\n",
+        ret, (unsigned long)GetLastError() );
+    /* an entry that is not the first frame of a unit names no unit */
+    {
+        ULONG_PTR inner = p[0] + 1;
+        SetLastError( 0xdeadbeef );
+        ret = MapUserPhysicalPages( view, 1, &inner );
+        ok( !ret && GetLastError() == ERROR_INVALID_ADDRESS, "X04: inner frame: got %d, error %lu\n",
+            ret, (unsigned long)GetLastError() );
+    }
+    /* unmapping is by unit too */
+    ret = MapUserPhysicalPages( view + LARGE_PAGE, 1, NULL );
+    ok( ret == TRUE, "X04: unmap: got %d, error %lu\n", ret, (unsigned long)GetLastError() );
+    ok( access_faults( view + LARGE_PAGE + PAGE, FALSE ) == 1, "X04: unmap: still mapped\n" );
+    ok( read_word( view ) == STAMP(0), "X04: unmap: the first unit went too\n" );
+    release_region( view );
+
+out_free:
+    n = 2;
+    ret = FreeUserPhysicalPages( section, &n, p );
+    ok( ret == TRUE && n == 2, "X04: Free: got %d, n %llu, error %lu\n", ret, (unsigned long long)n,
+        (unsigned long)GetLastError() );
+out:
+    CloseHandle( section );
+}
+
+/* A view of a large section is aligned to its page: a base or size that is not is refused. */
+static void test_section_large_views(void)
+{
+    MEM_EXTENDED_PARAMETER param;
+    HANDLE section;
+    char *view;
+
+    if (!have_sections()) return;
+    NEED_PRIVILEGE();
+    if (!(section = create_awe_section( SECTION_MAP_READ | SECTION_MAP_WRITE, SEC_RESERVE | SEC_LARGE_PAGES )))
+    {
+        win_skip( "no large AWE section, error %lu\n", (unsigned long)GetLastError() );
+        return;
+    }
+    SetLastError( 0xdeadbeef );
+    view = reserve_bound( section, LARGE_PAGE + PAGE );
+    ok( !view && GetLastError() == ERROR_INVALID_PARAMETER, "odd size: got %p, error %lu\n", view,
+        (unsigned long)GetLastError() );
+    if (view) release_region( view );
+
+    /* a view needs MEM_PHYSICAL to be bound */
+    set_param( &param, MemExtendedParameterUserPhysicalHandle, 0 );
+    param.Handle = section;
+    SetLastError( 0xdeadbeef );
+    view = pVirtualAlloc2( GetCurrentProcess(), NULL, LARGE_PAGE, MEM_RESERVE, PAGE_READWRITE, &param, 1 );
+    ok( !view && GetLastError() == ERROR_INVALID_PARAMETER, "no MEM_PHYSICAL: got %p, error %lu\n", view,
+        (unsigned long)GetLastError() );
+    if (view) VirtualFree( view, 0, MEM_RELEASE );
+    CloseHandle( section );
+}
+
 START_TEST(modern)
 {
     pAllocateUserPhysicalPages2 = KERNEL_FUNC( AllocateUserPhysicalPages2 );
     pNtAllocateUserPhysicalPagesEx = NTDLL_FUNC( NtAllocateUserPhysicalPagesEx );
+    pCreateFileMapping2 = KERNEL_FUNC( CreateFileMapping2 );
+    pVirtualAlloc2 = KERNEL_FUNC( VirtualAlloc2 );
 
     /* without the privilege first: step 1 precedes the privilege check */
     ok( set_lock_privilege( FALSE ), "cannot disable SeLockMemoryPrivilege\n" );
@@ -297,5 +707,10 @@ START_TEST(modern)
     have_privilege = set_lock_privilege( TRUE );
     test_allocate2();
     test_map_readonly();
+    test_section_allocate();
+    test_section_views();
+    test_section_lifetime();
+    test_section_large();
+    test_section_large_views();
     set_lock_privilege( FALSE );
 }
