@@ -112,14 +112,19 @@ struct awe_wire_section_status
  *                     pool of its AWE lock (read/write; sync_* fields; a mutex, object id
  *                     sync_id, generation lock_gen in the frame table).  A failed init_process
  *                     leaves the connection as it was: the client may try again or leave.
- * allocate_pages      AllocateUserPhysicalPages after the caller's pointers were probed; flags:
- *                     AWE_ALLOC_* (large frames: none are there yet, so STATUS_INSUFFICIENT_
- *                     RESOURCES after the handle, privilege and target checks); reply:
- *                     the frames as runs (variable part), in the target's tag.  more = 1 when the
- *                     reply filled up, or the round ended, before count frames were found
- *                     (ask again).
+ * allocate_pages      AllocateUserPhysicalPages after the caller's pointers were probed, of the
+ *                     process's own frames or (a section handle) an AWE section's; flags:
+ *                     AWE_ALLOC_* (large frames of a process's own are not served, so
+ *                     STATUS_INSUFFICIENT_RESOURCES after the handle, privilege and target
+ *                     checks); count is in units of the pool (unit frames each: 1, or
+ *                     AWE_LARGE_UNIT for a large section); reply: the units got, the frames as
+ *                     runs (variable part, whole units), in the pool's tag.  more = 1 when the
+ *                     reply filled up, or the round ended, before count units were found (ask
+ *                     again).
  * free_pages          FreeUserPhysicalPages; variable part: the caller's array as runs of
- *                     consecutive values.  freed counts entries in array order.  Through the
+ *                     consecutive values (of a section: each entry one unit, named by its first
+ *                     frame; freed at once, its owner being the caller).  freed counts entries
+ *                     in array order.  Through the
  *                     current-process pseudo-handle the frames are released at once (the client
  *                     unmapped them first); through any other handle they are quarantined until
  *                     their owner acknowledges that it unmapped them (see the usage page), and
