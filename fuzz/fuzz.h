@@ -93,6 +93,11 @@ enum fuzz_srv_action
  *             field k of the reply (header status and size are fields 0 and 1, then the fields
  *             of AWE_REPLY_init_process); the rest are what a real server would send.  Bit 31:
  *             u16 datagram length follows (else the reply's size)
+ *   SECTION   u32 access, u8 flags (bit 0: SEC_LARGE_PAGES), 2 x u8 descriptor kind
+ *             (FUZZ_CLI_FD_*), u8 unit selector (1, 512, else u32 follows), u8 (bit 0: u32
+ *             status follows, else success), u8 (bit 0: u32 handle follows), u8 tag, u8
+ *             backing, u8 (bit 0: u64 table size follows, else the right one), then the
+ *             replies to a close_handle
  */
 #define FUZZ_CLI_MAX_REPLIES 4
 #define FUZZ_CLI_MAX_OPS     32
@@ -111,7 +116,7 @@ enum fuzz_srv_action
 enum fuzz_cli_call
 {
     FUZZ_CLI_ALLOCATE, FUZZ_CLI_FREE, FUZZ_CLI_OPEN, FUZZ_CLI_CLOSE, FUZZ_CLI_TOKEN,
-    FUZZ_CLI_ADJUST, FUZZ_CLI_ATTACH, FUZZ_CLI_CALLS
+    FUZZ_CLI_ADJUST, FUZZ_CLI_ATTACH, FUZZ_CLI_SECTION, FUZZ_CLI_CALLS
 };
 
 /* Descriptor kinds in an ATTACH record (modulo FUZZ_CLI_FD_KINDS). */

@@ -215,6 +215,7 @@ static void discard_replies( int fd )
 struct sent
 {
     int    count;
+    int    closes;                             /* create_section: close_handle after it */
     struct awe_wire_pfn_run runs[4096 * 4];   /* free_pages: every run of every request */
     size_t nruns;
     uint64_t first_count;                      /* allocate_pages: count of the first request */
@@ -245,6 +246,13 @@ static void read_requests( int fd, uint32_t expect, struct sent *sent )
 
         FUZZ_CHECK( (size_t)len >= sizeof(req->header) && req->header.size == (size_t)len &&
                     (size_t)len <= AWE_MAX_MESSAGE, "a request of %zd bytes", len );
+        /* a section reply the library refuses: it closes the handle that reply named */
+        if (expect == AWE_REQ_create_section && req->header.req == AWE_REQ_close_handle && sent->count == 1)
+        {
+            FUZZ_CHECK( (size_t)len == request_sizes[AWE_REQ_close_handle] && !sent->closes++,
+                        "close_handle of %zd bytes after create_section", len );
+            continue;
+        }
         FUZZ_CHECK( req->header.req == expect, "request %u, expected %u", req->header.req, expect );
         fixed = request_sizes[expect];
         FUZZ_CHECK( (size_t)len == fixed || ((AWE_VARARG_REQUESTS & (1u << expect)) && (size_t)len > fixed),
@@ -717,21 +725,11 @@ static void *map_guarded( size_t bytes )
     return base + size - bytes;
 }
 
-int LLVMFuzzerInitialize( int *argc, char ***argv )
+/* The harness's connection: the library's end (h.conn) and the fake server's (h.server). */
+static void make_connection( void )
 {
-    struct awe_handle_entry entry = { .object_id = 1, .type = AWE_OBJECT_PROCESS,
-                                      .access = AWE_PROCESS_VM_OPERATION, .owner_pid = 1 };
-    struct awe_slab_geometry geo;
-    uint32_t handle;
     int sv[2], size = 1 << 20;
 
-    fuzz_quiet_stderr();
-    setenv( "AWE_SERVER", "/bin/false", 1 );
-    setenv( "AWE_SERVER_DIR", "/nonexistent/awe-fuzz", 1 );
-    FUZZ_CHECK( !awe_pfn_layout_init( &h.layout, FUZZ_CLI_INDEX_BITS, FUZZ_CLI_TAG_BITS ), "layout" );
-    h.memfd = memfd_create( "fuzz-client-frames", MFD_CLOEXEC );
-    h.junk = memfd_create( "fuzz-junk", MFD_CLOEXEC );
-    FUZZ_CHECK( h.memfd >= 0 && h.junk >= 0, "memfd" );
     FUZZ_CHECK( !socketpair( AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv ), "socketpair" );
     h.conn = sv[0];
     h.server = sv[1];
@@ -739,6 +737,108 @@ int LLVMFuzzerInitialize( int *argc, char ***argv )
     fcntl( h.conn, F_SETFL, O_NONBLOCK );
     setsockopt( h.server, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size) );
     setsockopt( h.conn, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size) );
+}
+
+/* SECTION: CreateFileMapping2 of an AWE section, the reply built by the harness (its fields
+ * from the input, two descriptors of FUZZ_CLI_FD_* kinds), then, when the library took it, a
+ * look at what it kept and the handle closed again on the library's side. */
+static void call_section( struct fuzz_input *in )
+{
+    MEM_EXTENDED_PARAMETER param = { { MemSectionExtendedParameterUserPhysicalFlags, 0 }, { 0 } };
+    uint32_t max = awe_pfn_max_frames( &h.layout ), access = fuzz_u32( in );
+    uint8_t flags = fuzz_u8( in ), kinds[2], unit_sel, i;
+    size_t table_size = sizeof(struct awe_frame_table) + max / 8;
+    struct create_section_reply reply;
+    int right[2], fds[2], nfds = 0, ev = -1;
+    struct awe_client_section *section;
+    struct sent sent;
+    HANDLE handle;
+
+    kinds[0] = fuzz_u8( in ) % FUZZ_CLI_FD_KINDS;
+    kinds[1] = fuzz_u8( in ) % FUZZ_CLI_FD_KINDS;
+    unit_sel = fuzz_u8( in );
+    memset( &reply, 0, sizeof(reply) );
+    reply.header.status = fuzz_u8( in ) & 1 ? fuzz_u32( in ) : STATUS_SUCCESS;
+    reply.header.size = sizeof(reply);
+    reply.handle = fuzz_u8( in ) & 1 ? fuzz_u32( in ) : awe_handle_encode( 5, 1 );
+    reply.tag = fuzz_u8( in );
+    reply.unit = unit_sel % 3 == 0 ? 1 : unit_sel % 3 == 1 ? AWE_LARGE_UNIT : fuzz_u32( in );
+    reply.backing = fuzz_u8( in ) % 5;
+    reply.frame_table_size = fuzz_u8( in ) & 1 ? fuzz_u64( in ) : table_size;
+
+    /* what a server sends: the section's frames, sealed at their full size, and its table
+     * through a read-only description */
+    right[0] = make_sealed_memfd( "fuzz-section", (size_t)max << AWE_PAGE_SHIFT,
+                                  F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL );
+    right[1] = make_sealed_memfd( "fuzz-section-table", table_size, F_SEAL_SHRINK | F_SEAL_GROW );
+    if (right[1] >= 0)
+    {
+        int ro = reopen_read_only( right[1] );
+        close( right[1] );
+        right[1] = ro;
+    }
+    for (i = 0; i < 2; i++)
+    {
+        switch (kinds[i])
+        {
+        case FUZZ_CLI_FD_RIGHT:   if (right[i] >= 0) fds[nfds++] = right[i]; break;
+        case FUZZ_CLI_FD_NONE:    break;
+        case FUZZ_CLI_FD_EVENTFD:
+            if (ev < 0) ev = eventfd( 0, EFD_CLOEXEC );
+            if (ev >= 0) fds[nfds++] = ev;
+            break;
+        case FUZZ_CLI_FD_EMPTY_MEMFD: fds[nfds++] = h.junk; break;
+        case FUZZ_CLI_FD_SHIFTED: if (right[1 - i] >= 0) fds[nfds++] = right[1 - i]; break;
+        }
+    }
+    send_datagram( h.server, &reply, sizeof(reply), fds, nfds );
+    for (i = 0; i < 2; i++) if (right[i] >= 0) close( right[i] );
+    if (ev >= 0) close( ev );
+    /* the answer to the close_handle the library sends when it refuses the reply */
+    queue_replies( in, FUZZ_CLI_CLOSE, 0 );
+
+    handle = CreateFileMapping2( INVALID_HANDLE_VALUE, NULL, access, PAGE_READWRITE,
+                                 SEC_RESERVE | (flags & 1 ? SEC_LARGE_PAGES : 0), 0, NULL, &param, 1 );
+    if (fuzz_verbose()) dprintf( 2, "section: %p, error %u\n", handle, GetLastError() );
+    read_requests( h.server, AWE_REQ_create_section, &sent );
+    FUZZ_CHECK( sent.count <= 1, "%d create_section requests", sent.count );
+    if (!handle) return;
+    FUZZ_CHECK( sent.count == 1 && !sent.closes, "a section without its request, or closed" );
+    FUZZ_CHECK( (uintptr_t)handle == reply.handle, "handle %p, the reply said %#x", handle, reply.handle );
+    FUZZ_CHECK( !awe_client_lock(), "lock" );
+    section = awe_find_section( reply.handle );
+    FUZZ_CHECK( section != NULL, "the section is not registered" );
+    FUZZ_CHECK( section->pool.unit == 1 || section->pool.unit == AWE_LARGE_UNIT, "unit %u", section->pool.unit );
+    FUZZ_CHECK( section->pool.tag && section->pool.tag <= awe_pfn_max_tag( &h.layout ), "tag %u", section->pool.tag );
+    /* every frame's bit of the table it mapped must be readable */
+    section->pool.frame_owned( section->pool.owner_ctx, 0 );
+    section->pool.frame_owned( section->pool.owner_ctx, max - 1 );
+    section->pool.frame_owned( section->pool.owner_ctx, max );
+    awe_client_unlock();
+    awe_section_handle_closed( reply.handle );
+    FUZZ_CHECK( !awe_client_lock(), "lock" );
+    FUZZ_CHECK( !awe_find_section( reply.handle ), "the section outlived its handle" );
+    awe_client_unlock();
+}
+
+int LLVMFuzzerInitialize( int *argc, char ***argv )
+{
+    struct awe_handle_entry entry = { .object_id = 1, .type = AWE_OBJECT_PROCESS,
+                                      .access = AWE_PROCESS_VM_OPERATION, .owner_pid = 1 };
+    struct awe_slab_geometry geo;
+    uint32_t handle;
+
+    fuzz_quiet_stderr();
+    /* a reply the input did not queue is missed at once: the library's deadline (60 s by
+     * default) would stall the campaign, and libFuzzer's -timeout=60 would not even see it */
+    setenv( "AWE_SERVER_TIMEOUT", "0.001", 1 );
+    setenv( "AWE_SERVER", "/bin/false", 1 );
+    setenv( "AWE_SERVER_DIR", "/nonexistent/awe-fuzz", 1 );
+    FUZZ_CHECK( !awe_pfn_layout_init( &h.layout, FUZZ_CLI_INDEX_BITS, FUZZ_CLI_TAG_BITS ), "layout" );
+    h.memfd = memfd_create( "fuzz-client-frames", MFD_CLOEXEC );
+    h.junk = memfd_create( "fuzz-junk", MFD_CLOEXEC );
+    FUZZ_CHECK( h.memfd >= 0 && h.junk >= 0, "memfd" );
+    make_connection();
 
     FUZZ_CHECK( !awe_handle_table_create( 64, &h.handles ), "handle table" );
     FUZZ_CHECK( !awe_handle_alloc( h.handles, &entry, &handle ) && handle == FUZZ_CLI_HANDLE_VM, "handle" );
@@ -769,6 +869,18 @@ int LLVMFuzzerTestOneInput( const uint8_t *data, size_t size )
     struct fuzz_input in = { data, size, 0 };
     int ops;
 
+    /* every input starts connected: a missed deadline or a broken reply of the previous one
+     * shut the connection down for good (as it does for a real process), which would leave
+     * this input nothing but failing calls to explore */
+    if (atomic_load( &awe_client.server_lost ))
+    {
+        /* the library shut the old connection down: a new one, the same descriptor count */
+        close( h.conn );
+        close( h.server );
+        make_connection();
+        attach_local();
+    }
+
     for (ops = 0; ops < FUZZ_CLI_MAX_OPS && fuzz_more( &in ); ops++)
     {
         switch (fuzz_u8( &in ) % FUZZ_CLI_CALLS)
@@ -780,6 +892,7 @@ int LLVMFuzzerTestOneInput( const uint8_t *data, size_t size )
         case FUZZ_CLI_TOKEN:    call_token( &in ); break;
         case FUZZ_CLI_ADJUST:   call_adjust( &in ); break;
         case FUZZ_CLI_ATTACH:   call_attach( &in ); break;
+        case FUZZ_CLI_SECTION:  call_section( &in ); break;
         }
         discard_replies( h.conn );
     }

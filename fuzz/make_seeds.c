@@ -417,6 +417,28 @@ static void client_seeds( void )
     start(); cli_attach( NULL ); put8( 0 ); put32( (1u << 3) | (1u << 4) ); put32( 20 ); put32( 11 );
     cli_attach( (const uint8_t[5]){ 0, 0, 0, 0, FUZZ_CLI_FD_NONE } ); put8( 0 ); put32( 0 );
     cli_attach( NULL ); put8( 0 ); put32( 1u << 0 ); put32( STATUS_NOT_SUPPORTED ); finish( "attach-odd" );
+
+    /* AWE sections: what a server sends (small, large), then descriptors swapped or missing and
+     * a table size that is not the layout's, each refused reply followed by its close_handle */
+    start();
+    put8( FUZZ_CLI_SECTION ); put32( AWE_SECTION_MAP_WRITE ); put8( 0 ); put8( FUZZ_CLI_FD_RIGHT );
+    put8( FUZZ_CLI_FD_RIGHT ); put8( 0 ); put8( 0 ); put8( 0 ); put8( 6 ); put8( AWE_BACKING_SMALL ); put8( 0 );
+    put8( 0 );
+    put8( FUZZ_CLI_SECTION ); put32( AWE_SECTION_MAP_WRITE ); put8( 1 ); put8( FUZZ_CLI_FD_RIGHT );
+    put8( FUZZ_CLI_FD_RIGHT ); put8( 1 ); put8( 0 ); put8( 0 ); put8( 7 ); put8( AWE_BACKING_EMULATED ); put8( 0 );
+    put8( 0 );
+    finish( "section" );
+    start();
+    put8( FUZZ_CLI_SECTION ); put32( AWE_SECTION_MAP_WRITE ); put8( 0 ); put8( FUZZ_CLI_FD_SHIFTED );
+    put8( FUZZ_CLI_FD_SHIFTED ); put8( 0 ); put8( 0 ); put8( 0 ); put8( 6 ); put8( 0 ); put8( 0 );
+    put8( 1 ); cli_reply( CLI_OK, &closed, sizeof(closed), NULL, 0 );
+    put8( FUZZ_CLI_SECTION ); put32( AWE_SECTION_MAP_WRITE ); put8( 0 ); put8( FUZZ_CLI_FD_RIGHT );
+    put8( FUZZ_CLI_FD_NONE ); put8( 0 ); put8( 0 ); put8( 0 ); put8( 6 ); put8( 0 ); put8( 0 );
+    put8( 1 ); cli_reply( CLI_OK, &closed, sizeof(closed), NULL, 0 );
+    put8( FUZZ_CLI_SECTION ); put32( AWE_SECTION_MAP_WRITE ); put8( 0 ); put8( FUZZ_CLI_FD_RIGHT );
+    put8( FUZZ_CLI_FD_RIGHT ); put8( 2 ); put32( 3 ); put8( 0 ); put8( 0 ); put8( 6 ); put8( 0 ); put8( 1 );
+    put64( 1u << 20 ); put8( 1 ); cli_reply( CLI_OK, &closed, sizeof(closed), NULL, 0 );
+    finish( "section-odd" );
 }
 
 /* ---- fuzz_shared seeds --------------------------------------------------------------------- */

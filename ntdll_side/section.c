@@ -99,7 +99,7 @@ int32_t awe_engine_create_section( uint32_t flags, uint32_t access, uint32_t *ha
 
     table_size = sizeof(struct awe_frame_table) + awe_pfn_max_frames( &awe_client.layout ) / 8;
     /* a reply that does not hold together is the server's fault; never map past a file */
-    if (nfds != 2 || answer.frame_table_size != table_size || !answer.tag ||
+    if (nfds != 2 || !answer.handle || answer.frame_table_size != table_size || !answer.tag ||
         answer.tag > awe_pfn_max_tag( &awe_client.layout ) ||
         (answer.unit != 1 && answer.unit != AWE_LARGE_UNIT) ||
         !sealed_file( fds[0], (uint64_t)awe_pfn_max_frames( &awe_client.layout ) << AWE_PAGE_SHIFT ) ||
@@ -129,6 +129,13 @@ int32_t awe_engine_create_section( uint32_t flags, uint32_t access, uint32_t *ha
         awe_engine_close( answer.handle );
         return status;
     }
+    /* a handle that names a section already is the server's mistake */
+    if (awe_find_section( answer.handle ))
+    {
+        put_section( section );
+        awe_client_unlock();
+        return STATUS_INTERNAL_ERROR;
+    }
     section->next = sections;
     sections = section;
     awe_client_unlock();
@@ -137,7 +144,7 @@ int32_t awe_engine_create_section( uint32_t flags, uint32_t access, uint32_t *ha
 
 fail:
     for (i = 0; i < nfds; i++) close( fds[i] );
-    awe_engine_close( answer.handle );
+    if (answer.handle) awe_engine_close( answer.handle );
     return status;
 }
 
