@@ -289,6 +289,25 @@ void release_section( struct section *section )
     free( section );
 }
 
+/* Sections of one process, and of all (at most half of the tags: processes keep the rest, so
+ * that no client can take every tag with sections and keep others from starting). */
+#define MAX_PROCESS_SECTIONS 16
+
+static NTSTATUS section_room( const struct process *process )
+{
+    const struct section *section;
+    uint32_t mine = 0, all = 0;
+
+    for (section = section_list; section; section = section->next)
+    {
+        all++;
+        if (section->owner == process) mine++;
+    }
+    if (mine >= MAX_PROCESS_SECTIONS || all >= awe_pfn_max_tag( &options.layout ) / 2)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    return STATUS_SUCCESS;
+}
+
 /* CreateFileMapping2 of an AWE section.  A large one needs the privilege, as SEC_LARGE_PAGES
  * does on Windows; its frames are backed as --large-pages says, decided now. */
 DECL_HANDLER(create_section)
@@ -302,6 +321,7 @@ DECL_HANDLER(create_section)
     if (unit > 1 && !(caller->privilege > 0 && (caller->privilege & AWE_SE_PRIVILEGE_ENABLED)))
         return STATUS_PRIVILEGE_NOT_HELD;
     if (unit > awe_pfn_max_frames( &options.layout )) return STATUS_INSUFFICIENT_RESOURCES;
+    if ((status = section_room( caller ))) return status;
     if (!(section = calloc( 1, sizeof(*section) ))) return STATUS_INSUFFICIENT_RESOURCES;
     section->id = next_object_id();
     section->owner = caller;

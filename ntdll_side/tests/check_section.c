@@ -233,6 +233,68 @@ START_TEST(test_section_quota)
 }
 END_TEST
 
+static int child_many_sections( void *arg )
+{
+    HANDLE sections[17];
+    int i, max = *(int *)arg;
+
+    enable_privilege();
+    for (i = 0; i < max; i++)
+        CHILD_CHECK( (sections[i] = create_section( 0 )) != NULL, "section %d: error %u", i, GetLastError() );
+    CHILD_CHECK( !create_section( 0 ) && GetLastError() == ERROR_NO_SYSTEM_RESOURCES,
+                 "one too many: error %u", GetLastError() );
+    CHILD_CHECK( CloseHandle( sections[0] ), "close" );
+    CHILD_CHECK( (sections[0] = create_section( 0 )) != NULL, "after a close: error %u", GetLastError() );
+    return 0;
+}
+
+static int child_starts( void *arg )
+{
+    ULONG_PTR n = 1, pfn;
+
+    (void)arg;
+    enable_privilege();
+    CHILD_CHECK( AllocateUserPhysicalPages( GetCurrentProcess(), &n, &pfn ) && n == 1, "error %u", GetLastError() );
+    return 0;
+}
+
+static int child_hogs_sections( void *arg )
+{
+    struct meeting *m = arg;
+
+    enable_privilege();
+    while (create_section( 0 )) ;
+    CHILD_CHECK( GetLastError() == ERROR_NO_SYSTEM_RESOURCES, "error %u", GetLastError() );
+    child_says( m, 'a' );
+    return 0;
+}
+
+/* Sections take tags: 16 a process, half of the tags in all, so that one client cannot take
+ * every tag with sections and keep other processes from starting. */
+START_TEST(test_section_limits)
+{
+    struct meeting m;
+    int status, sixteen = 16, three = 3;
+    pid_t pid;
+
+    ck_assert_int_eq( run_child( child_many_sections, &sixteen ), 0 );
+
+    /* 7 tags: at most 3 sections, whoever makes them; a process still starts beside them */
+    server_stop();
+    server_start_args( "--pfn-bits=21:3", NULL );
+    ck_assert_int_eq( run_child( child_many_sections, &three ), 0 );
+    meet_init( &m );
+    ck_assert_int_ge( pid = fork(), 0 );
+    if (!pid) _exit( child_hogs_sections( &m ) );
+    test_hears( &m, 'a' );
+    ck_assert_int_eq( run_child( child_starts, NULL ), 0 );
+    ck_assert_int_eq( run_child( child_starts, NULL ), 0 );
+    test_goes_on( &m );
+    ck_assert_int_eq( waitpid( pid, &status, 0 ), pid );
+    ck_assert_int_eq( status, 0 );
+}
+END_TEST
+
 struct large_case
 {
     const char *mode;
@@ -395,6 +457,7 @@ AWE_DEFINE_SUITE(section)
     tcase_add_test( core, test_section_lifetime );
     tcase_add_test( core, test_section_owner_dies );
     tcase_add_test( core, test_section_quota );
+    tcase_add_test( core, test_section_limits );
     tcase_add_test( large, test_large_emulated_and_fail );
     tcase_add_test( large, test_large_status );
     suite_add_tcase( s, core );
