@@ -147,6 +147,43 @@ static inline BOOL set_lock_privilege( BOOL enable )
     return err == ERROR_SUCCESS || (!enable && err == ERROR_NOT_ALL_ASSIGNED);
 }
 
+/* Whether START_TEST could enable the privilege (set_lock_privilege( TRUE )).  The Pv cases of
+ * awe-spec.md section 8 need it: a Windows account may lack it, the emulation grants it to
+ * everyone, so a case that needs it skips where it is missing and never passes. */
+static BOOL have_privilege __attribute__((unused));
+
+#define NEED_PRIVILEGE() \
+    do \
+    { \
+        if (!have_privilege) \
+        { \
+            win_skip( "SeLockMemoryPrivilege is not available\n" ); \
+            return; \
+        } \
+    } while (0)
+
+/* ---- the calls Windows 10 added -------------------------------------------------------------- */
+
+typedef HANDLE (WINAPI *create_file_mapping2_func)( HANDLE, SECURITY_ATTRIBUTES *, ULONG, ULONG, ULONG,
+                                                    ULONG64, PCWSTR, MEM_EXTENDED_PARAMETER *, ULONG );
+typedef PVOID (WINAPI *virtual_alloc2_func)( HANDLE, PVOID, SIZE_T, ULONG, ULONG,
+                                             MEM_EXTENDED_PARAMETER *, ULONG );
+
+/* KERNEL_FUNC( name ): the address of a function of kernelbase (where Windows 10 keeps the new
+ * memory calls) or of kernel32, NULL where neither has it, cast to the type of p<name>; the
+ * caller skips its cases then.  On Linux libawe has them all. */
+#ifdef _WIN32
+static inline void *kernel_func( const char *name )
+{
+    void *func = (void *)GetProcAddress( GetModuleHandleA( "kernelbase.dll" ), name );
+
+    return func ? func : (void *)GetProcAddress( GetModuleHandleA( "kernel32.dll" ), name );
+}
+# define KERNEL_FUNC( name ) ((__typeof__(p##name))kernel_func( #name ))
+#else
+# define KERNEL_FUNC( name ) (&name)
+#endif
+
 /* ---- fault probes ---------------------------------------------------------------------------- */
 
 /* Touches the byte at addr (a read, or a read and a write back of the same value) where a

@@ -19,38 +19,12 @@
 
 #define TOP_BIT ((ULONG_PTR)1 << (sizeof(ULONG_PTR) * 8 - 1))
 
-static BOOL have_privilege;
 static BOOL (WINAPI *pAllocateUserPhysicalPages2)( HANDLE, PULONG_PTR, PULONG_PTR,
                                                    MEM_EXTENDED_PARAMETER *, ULONG );
 static NTSTATUS (NTAPI *pNtAllocateUserPhysicalPagesEx)( HANDLE, PULONG_PTR, PULONG_PTR,
                                                          MEM_EXTENDED_PARAMETER *, ULONG );
-static HANDLE (WINAPI *pCreateFileMapping2)( HANDLE, SECURITY_ATTRIBUTES *, ULONG, ULONG, ULONG,
-                                             ULONG64, PCWSTR, MEM_EXTENDED_PARAMETER *, ULONG );
-static PVOID (WINAPI *pVirtualAlloc2)( HANDLE, PVOID, SIZE_T, ULONG, ULONG, MEM_EXTENDED_PARAMETER *,
-                                       ULONG );
-
-/* A function of kernelbase (where Windows 10 keeps the new memory calls) or kernel32. */
-#ifdef _WIN32
-static void *kernel_func( const char *name )
-{
-    void *func = (void *)GetProcAddress( GetModuleHandleA( "kernelbase.dll" ), name );
-
-    return func ? func : (void *)GetProcAddress( GetModuleHandleA( "kernel32.dll" ), name );
-}
-# define KERNEL_FUNC( name ) ((__typeof__(p##name))kernel_func( #name ))
-#else
-# define KERNEL_FUNC( name ) (&name)
-#endif
-
-#define NEED_PRIVILEGE() \
-    do \
-    { \
-        if (!have_privilege) \
-        { \
-            win_skip( "SeLockMemoryPrivilege is not available\n" ); \
-            return; \
-        } \
-    } while (0)
+static create_file_mapping2_func pCreateFileMapping2;
+static virtual_alloc2_func pVirtualAlloc2;
 
 static void set_param( MEM_EXTENDED_PARAMETER *param, DWORD type, DWORD64 value )
 {

@@ -18,20 +18,8 @@
 #include "test.h"
 #include "helpers.h"
 
-static BOOL have_privilege;
 static NTSTATUS (NTAPI *pNtAllocateUserPhysicalPages)( HANDLE, PULONG_PTR, PULONG_PTR );
 static NTSTATUS (NTAPI *pNtFreeUserPhysicalPages)( HANDLE, PULONG_PTR, PULONG_PTR );
-
-/* Pv cases: a Windows account may lack the privilege; the emulation grants it to everyone. */
-#define NEED_PRIVILEGE() \
-    do \
-    { \
-        if (!have_privilege) \
-        { \
-            win_skip( "SeLockMemoryPrivilege is not available\n" ); \
-            return; \
-        } \
-    } while (0)
 
 /* ---- without the privilege ---------------------------------------------------------------- */
 

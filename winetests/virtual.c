@@ -18,19 +18,6 @@
 #include "test.h"
 #include "helpers.h"
 
-static BOOL have_privilege;
-
-/* Pv cases: a Windows account may lack the privilege; the emulation grants it to everyone. */
-#define NEED_PRIVILEGE() \
-    do \
-    { \
-        if (!have_privilege) \
-        { \
-            win_skip( "SeLockMemoryPrivilege is not available\n" ); \
-            return; \
-        } \
-    } while (0)
-
 #define check_region( addr, base, alloc_prot, size, state, prot, type ) \
     check_region_( __FILE__, __LINE__, addr, base, alloc_prot, size, state, prot, type )
 static void check_region_( const char *file, int line, const void *addr, const void *base,

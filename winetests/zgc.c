@@ -27,10 +27,8 @@
 #define GRANULES 16                       /* the heap of this test */
 #define VIEWS    3                        /* marked0, marked1, remapped */
 
-static HANDLE (WINAPI *pCreateFileMapping2)( HANDLE, SECURITY_ATTRIBUTES *, ULONG, ULONG, ULONG,
-                                             ULONG64, PCWSTR, MEM_EXTENDED_PARAMETER *, ULONG );
-static PVOID (WINAPI *pVirtualAlloc2)( HANDLE, PVOID, SIZE_T, ULONG, ULONG, MEM_EXTENDED_PARAMETER *,
-                                       ULONG );
+static create_file_mapping2_func pCreateFileMapping2;
+static virtual_alloc2_func pVirtualAlloc2;
 
 struct heap
 {
@@ -245,24 +243,15 @@ out:
 
 START_TEST(zgc)
 {
-#ifdef _WIN32
-    HMODULE kernelbase = GetModuleHandleA( "kernelbase.dll" );
-    pCreateFileMapping2 = (void *)GetProcAddress( kernelbase, "CreateFileMapping2" );
-    pVirtualAlloc2 = (void *)GetProcAddress( kernelbase, "VirtualAlloc2" );
-#else
-    pCreateFileMapping2 = CreateFileMapping2;
-    pVirtualAlloc2 = VirtualAlloc2;
-#endif
+    pCreateFileMapping2 = KERNEL_FUNC( CreateFileMapping2 );
+    pVirtualAlloc2 = KERNEL_FUNC( VirtualAlloc2 );
     if (!pCreateFileMapping2 || !pVirtualAlloc2)
     {
         win_skip( "CreateFileMapping2 or VirtualAlloc2 is not available\n" );
         return;
     }
-    if (!set_lock_privilege( TRUE ))
-    {
-        win_skip( "SeLockMemoryPrivilege is not available\n" );
-        return;
-    }
+    have_privilege = set_lock_privilege( TRUE );
+    NEED_PRIVILEGE();
     winetest_push_context( "large pages" );
     run_heap( TRUE );
     winetest_pop_context();
