@@ -191,20 +191,37 @@ static inline ssize_t raw_call( int fd, const void *msg, size_t size, void *repl
     return len;
 }
 
-/* Asks the test's server for its process table; returns the number of processes. */
-static inline uint32_t server_status( struct awe_wire_process_status *out, size_t max )
+/* Asks the test's server for its status and checks the reply: status 0, and exactly as long as
+ * its process and section rows.  Returns the reply (valid until the next call), its process
+ * rows in *procs and its section rows in *sections where these are not NULL. */
+static inline const struct get_status_reply *server_status_reply( const struct awe_wire_process_status **procs,
+                                                                  const struct awe_wire_section_status **sections )
 {
     static union { union awe_reply_buffer reply; char bytes[AWE_MAX_MESSAGE]; } buf;
     struct get_status_request req = { .header = { AWE_REQ_get_status, sizeof(req) } };
+    const struct get_status_reply *reply = &buf.reply.get_status;
+    const struct awe_wire_process_status *rows = (const void *)(reply + 1);
     int fd = raw_connect();
     ssize_t len = raw_call( fd, &req, sizeof(req), &buf, sizeof(buf) );
-    uint32_t n;
 
     close( fd );
-    ck_assert_int_ge( len, (ssize_t)sizeof(buf.reply.get_status) );
-    ck_assert_int_eq( buf.reply.header.status, 0 );
-    n = buf.reply.get_status.processes;
-    if (out) memcpy( out, &buf.reply.get_status + 1, (n < max ? n : max) * sizeof(*out) );
+    ck_assert_int_ge( len, (ssize_t)sizeof(*reply) );
+    ck_assert_int_eq( reply->header.status, 0 );
+    ck_assert_int_eq( len, (ssize_t)(sizeof(*reply) + reply->processes * sizeof(*rows) +
+                                     reply->sections * sizeof(struct awe_wire_section_status)) );
+    if (procs) *procs = rows;
+    if (sections) *sections = (const void *)(rows + reply->processes);
+    return reply;
+}
+
+/* Asks the test's server for its process table; returns the number of processes, the first
+ * max rows in out. */
+static inline uint32_t server_status( struct awe_wire_process_status *out, size_t max )
+{
+    const struct awe_wire_process_status *rows;
+    uint32_t n = server_status_reply( &rows, NULL )->processes;
+
+    if (out) memcpy( out, rows, (n < max ? n : max) * sizeof(*out) );
     return n;
 }
 

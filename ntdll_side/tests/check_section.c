@@ -12,25 +12,6 @@
 #define P          AWE_PAGE_SIZE
 #define LARGE_PAGE ((size_t)AWE_LARGE_UNIT * P)
 
-static union { union awe_reply_buffer reply; char bytes[AWE_MAX_MESSAGE]; } status_buf;
-
-/* Asks the test's server for its status; returns the reply, its section rows in *sections. */
-static const struct get_status_reply *get_status( const struct awe_wire_section_status **sections )
-{
-    struct get_status_request req = { .header = { AWE_REQ_get_status, sizeof(req) } };
-    const struct get_status_reply *reply = &status_buf.reply.get_status;
-    int fd = raw_connect();
-    ssize_t len = raw_call( fd, &req, sizeof(req), &status_buf, sizeof(status_buf) );
-
-    close( fd );
-    ck_assert_int_ge( len, (ssize_t)sizeof(*reply) );
-    ck_assert_int_eq( reply->header.status, 0 );
-    ck_assert_int_eq( len, (ssize_t)(sizeof(*reply) + reply->processes * sizeof(struct awe_wire_process_status) +
-                                     reply->sections * sizeof(**sections)) );
-    *sections = (const void *)((const struct awe_wire_process_status *)(reply + 1) + reply->processes);
-    return reply;
-}
-
 static void enable_privilege( void )
 {
     TOKEN_PRIVILEGES tp = { 1, { { { SE_LOCK_MEMORY_PRIVILEGE, 0 }, SE_PRIVILEGE_ENABLED } } };
@@ -130,7 +111,7 @@ START_TEST(test_section_lifetime)
     if (!pid) _exit( child_lifetime( &m ) );
 
     test_hears( &m, 'a' );
-    st = get_status( &ss );
+    st = server_status_reply( NULL, &ss );
     ck_assert_uint_eq( st->sections, 1 );
     ck_assert_uint_eq( ss[0].owner_pid, (uint32_t)pid );
     ck_assert_uint_eq( ss[0].frames_allocated, 8 );
@@ -141,14 +122,14 @@ START_TEST(test_section_lifetime)
     test_goes_on( &m );
 
     test_hears( &m, 'b' );
-    st = get_status( &ss );
+    st = server_status_reply( NULL, &ss );
     ck_assert_uint_eq( st->sections, 1 );
     ck_assert_uint_eq( ss[0].handles, 1 );
     ck_assert_uint_eq( ss[0].frames_allocated, 8 );
     test_goes_on( &m );
 
     test_hears( &m, 'c' );
-    st = get_status( &ss );
+    st = server_status_reply( NULL, &ss );
     ck_assert_uint_eq( st->sections, 0 );
     ck_assert_uint_eq( st->held_frames, 0 );
     test_goes_on( &m );
@@ -186,13 +167,13 @@ START_TEST(test_section_owner_dies)
     ck_assert_int_ge( pid = fork(), 0 );
     if (!pid) _exit( child_dies_with_sections( &m ) );
     test_hears( &m, 'a' );
-    st = get_status( &ss );
+    st = server_status_reply( NULL, &ss );
     ck_assert_uint_eq( st->sections, 2 );
     ck_assert_uint_eq( st->held_frames, 4 + AWE_LARGE_UNIT );
     kill( pid, SIGKILL );
     waitpid( pid, &status, 0 );
-    for (i = 0; i < 300 && get_status( &ss )->sections; i++) sleep_ms( 10 );
-    st = get_status( &ss );
+    for (i = 0; i < 300 && server_status_reply( NULL, &ss )->sections; i++) sleep_ms( 10 );
+    st = server_status_reply( NULL, &ss );
     ck_assert_uint_eq( st->sections, 0 );
     ck_assert_uint_eq( st->held_frames, 0 );
 }
@@ -412,7 +393,7 @@ START_TEST(test_large_status)
     ck_assert_int_ge( pid = fork(), 0 );
     if (!pid) _exit( child_large_status( &m ) );
     test_hears( &m, 'a' );
-    st = get_status( &ss );
+    st = server_status_reply( NULL, &ss );
     ck_assert_uint_eq( st->large_pages, AWE_LARGE_EMULATE );
     ck_assert_uint_eq( st->sections, 1 );
     ck_assert_uint_eq( ss[0].unit, AWE_LARGE_UNIT );
