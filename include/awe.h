@@ -134,6 +134,7 @@ typedef struct __attribute__((aligned(8))) MEM_EXTENDED_PARAMETER
 
 #define SEC_RESERVE         0x04000000
 #define SEC_COMMIT          0x08000000
+#define SEC_NOCACHE         0x10000000
 #define SEC_LARGE_PAGES     0x80000000
 
 typedef struct _SECURITY_ATTRIBUTES
