@@ -5,7 +5,8 @@
 #                     the modules the series touches built, and the overlay $(WINE_OUT) of the
 #                     installed Wine with those modules; its launcher is $(WINE_OUT)/bin/wine
 #   make wine-check   the mingw-built conformance tests under the overlay (must report 0
-#                     failures), then under Debian's stock Wine (failures listed, not fatal)
+#                     failures), then under Debian's stock Wine (failures listed, not fatal);
+#                     then wine/apiset's program, importing through the API set names, the same way
 #   make wine-run     the demo, built with mingw, under the overlay
 #   make wine-devtree a git tree of the patched source for writing patches ($(WINE_SRC)/dev)
 #
@@ -54,6 +55,13 @@ WINE_NTDLL_EXTRA_DEPS    ?= $(ENGINE_LIB) $(SERVER_BIN)
 WINE_TIMEOUT ?= 900
 MINGW_DEMO   := $(MINGW_DIR)/demo/awe_demo.exe
 
+# wine/apiset: a program importing the memory calls through API set names, as MSVC builds do,
+# against import libraries that dlltool makes from the .def files there (one per API set).
+MINGW_DLLTOOL     ?= $(patsubst %gcc,%dlltool,$(MINGW_CC))
+MINGW_APISET_DIR  := $(MINGW_DIR)/apiset
+MINGW_APISET      := $(MINGW_APISET_DIR)/awe_apiset.exe
+MINGW_APISET_LIBS := $(patsubst wine/apiset/%.def,$(MINGW_APISET_DIR)/lib%.a,$(wildcard wine/apiset/*.def))
+
 # Files named relative to the project become absolute (Wine's make runs in its own tree);
 # flags such as -lfoo stay as they are.
 wine_abspaths = $(foreach f,$(1),$(if $(filter -%,$(f)),$(f),$(abspath $(f))))
@@ -82,7 +90,8 @@ wine-check:
 	$(Q)$(MAKE) --no-print-directory wine-check-programs
 	$(Q)WINE_OUT_DIR='$(abspath $(WINE_OUT))' WINE_PREFIX_ROOT='$(abspath $(BUILDDIR)/wine-prefix)' \
 	    WINE_TIMEOUT=$(WINE_TIMEOUT) AWE_SERVER='$(abspath $(SERVER_BIN))' \
-	    WINETEST_MB=$(WINETEST_MB) bash wine/run-wine.sh check '$(abspath $(MINGW_BIN))'
+	    WINETEST_MB=$(WINETEST_MB) bash wine/run-wine.sh check '$(abspath $(MINGW_BIN))' \
+	    '$(abspath $(MINGW_APISET))'
 
 wine-run:
 	$(Q)$(MAKE) --no-print-directory wine
@@ -93,7 +102,7 @@ wine-run:
 
 # (targets of their own, so that the sub-makes say nothing when all is up to date)
 .PHONY: wine-check-programs wine-run-programs
-wine-check-programs: $(MINGW_BIN) $(SERVER_BIN)
+wine-check-programs: $(MINGW_BIN) $(MINGW_APISET) $(SERVER_BIN)
 	@:
 wine-run-programs: $(MINGW_DEMO) $(SERVER_BIN)
 	@:
@@ -102,3 +111,14 @@ wine-run-programs: $(MINGW_DEMO) $(SERVER_BIN)
 $(MINGW_DEMO): demo/awe_demo.c
 	$(call quiet,MINGWCC,$@)
 	$(Q)mkdir -p $(@D) && $(MINGW_CC) $(MINGW_CFLAGS) -o $@ $<
+
+# The API set program: its imports of the .def files' names come from their import libraries,
+# named before the compiler's default libraries (which have some of the same functions under
+# kernel32.dll).
+$(MINGW_APISET_DIR)/lib%.a: wine/apiset/%.def | $(MINGW_NEED)
+	$(call quiet,DLLTOOL,$@)
+	$(Q)mkdir -p $(@D) && $(MINGW_DLLTOOL) -d $< -l $@
+
+$(MINGW_APISET): wine/apiset/awe_apiset.c $(MINGW_APISET_LIBS) | $(MINGW_NEED)
+	$(call quiet,MINGWCC,$@)
+	$(Q)mkdir -p $(@D) && $(MINGW_CC) $(MINGW_CFLAGS) -o $@ $< $(MINGW_APISET_LIBS)
