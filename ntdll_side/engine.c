@@ -602,7 +602,8 @@ int32_t awe_engine_check_reserve( uint32_t type, uint32_t protect )
     if (!(type & MEM_RESERVE)) return STATUS_INVALID_PARAMETER_5;                        /* V02 */
     if (type & ~(uint32_t)(MEM_RESERVE | MEM_PHYSICAL | MEM_TOP_DOWN))                   /* V03, V07 */
         return STATUS_INVALID_PARAMETER_5;
-    if (protect != PAGE_READWRITE) return STATUS_INVALID_PAGE_PROTECTION;               /* V04, V05 */
+    /* the first stage takes read-only too; only a view bound to a section may be (V04) */
+    if (protect != PAGE_READWRITE && protect != PAGE_READONLY) return STATUS_INVALID_PAGE_PROTECTION;
     return STATUS_SUCCESS;
 }
 
@@ -620,11 +621,13 @@ void *awe_engine_reserve( void *addr, size_t size, int *err )
     return awe_reserve_range( addr, size, err );
 }
 
-int32_t awe_engine_add_window_ex( void *base, size_t size, uint32_t section )
+int32_t awe_engine_add_window_ex( void *base, size_t size, uint32_t section, uint32_t protect )
 {
+    if (protect != PAGE_READWRITE && (protect != PAGE_READONLY || !section))             /* V04 */
+        return STATUS_INVALID_PAGE_PROTECTION;
     if (((uintptr_t)base | size) & (AWE_PAGE_SIZE - 1) || !size) return STATUS_INVALID_PARAMETER;
     if (!section) return awe_engine_add_window( base, size );
-    return awe_bind_window( (uintptr_t)base, size, section );
+    return awe_bind_window( (uintptr_t)base, size, section, protect == PAGE_READONLY );
 }
 
 int32_t awe_engine_add_window( void *base, size_t size )
@@ -725,17 +728,6 @@ int32_t awe_engine_protect_window( void *va, size_t size, uint32_t protect, uint
     default:             return STATUS_CONFLICTING_ADDRESSES;
     }
     if ((status = lock_window( start, &region ))) return status;
-    if (region->pool && region->pool->unit > 1)
-    {
-        /* large pages change protection whole: the range grows to the units it touches */
-        size_t unit = region->pool->unit, first = (start - region->base) >> AWE_PAGE_SHIFT;
-        size_t end = first + pages > region->pages ? region->pages : first + pages;
-
-        first &= ~(unit - 1);
-        end = (end + unit - 1) & ~(unit - 1);
-        start = region->base + (first << AWE_PAGE_SHIFT);
-        pages = end - first;
-    }
     status = awe_plan_protect( &awe_client.regions, region, start, pages, prot, &old_prot, &plan );
     if (!status) status = awe_apply_plan( &awe_client.regions, awe_client.memfd, &plan );
     if (!status) *old = protect_from_awe( old_prot );

@@ -101,8 +101,9 @@ extern struct awe_client_section *awe_find_section( uint32_t handle );
 extern struct awe_pool *awe_section_pool( uint32_t handle );
 /* The caller's handle was closed (takes the lock itself). */
 extern void awe_section_handle_closed( uint32_t handle );
-/* Binds [base, base + size) to the section as a new region (takes the lock itself). */
-extern NTSTATUS awe_bind_window( uintptr_t base, size_t size, uint32_t handle );
+/* Binds [base, base + size) to the section as a new region, a read-only one if readonly (takes
+ * the lock itself). */
+extern NTSTATUS awe_bind_window( uintptr_t base, size_t size, uint32_t handle, int readonly );
 /* A bound region was removed: its reference to the pool's section goes. */
 extern void awe_section_put( struct awe_pool *pool );
 /* Forgets every section (detaching; the regions are gone already). */
