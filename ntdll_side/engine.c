@@ -348,11 +348,7 @@ static void unmap_freed( const ULONG_PTR *pfns, size_t count )
         if (!awe_pfn_decode( &awe_client.layout, pfns[i], &tag, &index ) && tag == awe_client.tag &&
             awe_regions_frame_va( &awe_client.regions, index ) && !awe_client.frame_owned( NULL, index ))
             lost[n++] = pfns[i];
-    if (n && !awe_plan_unmap_frames( &awe_client.regions, lost, n, &plan ))
-    {
-        awe_apply_plan( &awe_client.regions, awe_client.memfd, &plan );
-        awe_client_publish_usage();
-    }
+    if (n) awe_carry_out( awe_plan_unmap_frames( &awe_client.regions, lost, n, &plan ), &plan );
     free( lost );
 }
 
@@ -361,9 +357,8 @@ static void unmap_pool_frames( struct awe_pool *pool, const ULONG_PTR *pfns, siz
 {
     struct awe_plan plan;
 
-    if (count && !awe_plan_unmap_pool_frames( &awe_client.regions, pool, pfns, count, &plan ))
-        awe_apply_plan( &awe_client.regions, awe_client.memfd, &plan );
-    awe_client_publish_usage();
+    if (count)
+        awe_carry_out( awe_plan_unmap_pool_frames( &awe_client.regions, pool, pfns, count, &plan ), &plan );
 }
 
 /* Sends pfns[0 .. count) as runs of consecutive values, in as many requests as they need. */
@@ -444,9 +439,7 @@ int32_t awe_engine_free( uintptr_t process, uintptr_t *count_ptr, uintptr_t *arr
          * thread meanwhile is undone once they are freed, and until then harms only us */
         struct awe_plan plan;
         size_t n = predict_free( pfns, count, NULL );
-        if (n && !awe_plan_unmap_frames( &awe_client.regions, pfns, n, &plan ))
-            awe_apply_plan( &awe_client.regions, awe_client.memfd, &plan );
-        awe_client_publish_usage();
+        if (n) awe_carry_out( awe_plan_unmap_frames( &awe_client.regions, pfns, n, &plan ), &plan );
         awe_client_unlock();
         status = send_free( handle, pfns, count, &freed, &quarantined );
         if (freed && !awe_client_lock())
@@ -500,12 +493,8 @@ int32_t awe_engine_map( void *addr, uintptr_t count, uintptr_t *pfns )
     NTSTATUS status;
 
     if ((status = awe_client_lock())) return status;
-    if (!(status = awe_plan_map( &awe_client.regions, (uintptr_t)addr, count, pfns,
-                                 awe_copy_in_pfns, NULL, &plan )))
-    {
-        status = awe_apply_plan( &awe_client.regions, awe_client.memfd, &plan );
-        awe_client_publish_usage();
-    }
+    status = awe_carry_out( awe_plan_map( &awe_client.regions, (uintptr_t)addr, count, pfns,
+                                          awe_copy_in_pfns, NULL, &plan ), &plan );
     awe_client_unlock();
     return status;
 }
@@ -517,12 +506,8 @@ int32_t awe_engine_map_scatter( void **addrs, uintptr_t count, uintptr_t *pfns )
     NTSTATUS status;
 
     if ((status = awe_client_lock())) return status;
-    if (!(status = awe_plan_scatter( &awe_client.regions, addrs, count, pfns, awe_copy_in_pfns,
-                                     NULL, &plan )))
-    {
-        status = awe_apply_plan( &awe_client.regions, awe_client.memfd, &plan );
-        awe_client_publish_usage();
-    }
+    status = awe_carry_out( awe_plan_scatter( &awe_client.regions, addrs, count, pfns, awe_copy_in_pfns,
+                                              NULL, &plan ), &plan );
     awe_client_unlock();
     return status;
 }
@@ -728,8 +713,9 @@ int32_t awe_engine_protect_window( void *va, size_t size, uint32_t protect, uint
     default:             return STATUS_CONFLICTING_ADDRESSES;
     }
     if ((status = lock_window( start, &region ))) return status;
-    status = awe_plan_protect( &awe_client.regions, region, start, pages, prot, &old_prot, &plan );
-    if (!status) status = awe_apply_plan( &awe_client.regions, awe_client.memfd, &plan );
+    /* a protection change splits or merges VMAs: the usage page follows */
+    status = awe_carry_out( awe_plan_protect( &awe_client.regions, region, start, pages, prot, &old_prot,
+                                              &plan ), &plan );
     if (!status) *old = protect_from_awe( old_prot );
     awe_client_unlock();
     return status;

@@ -196,6 +196,18 @@ extern int awe_issue_ops( int memfd, const struct awe_plan_op *ops, size_t nops,
  * Returns STATUS_SUCCESS, or STATUS_INSUFFICIENT_RESOURCES with nothing changed. */
 extern NTSTATUS awe_apply_plan( struct awe_regions *regions, int memfd, struct awe_plan *plan );
 
+/* What every call that changes the process's mappings ends with, under the AWE lock: the plan
+ * the planner made with status planned is applied (awe_apply_plan) when it succeeded, then the
+ * usage page tells the server what is mapped now.  Returns planned if it failed, else the
+ * application's status. */
+static inline NTSTATUS awe_carry_out( NTSTATUS planned, struct awe_plan *plan )
+{
+    NTSTATUS status = planned ? planned : awe_apply_plan( &awe_client.regions, awe_client.memfd, plan );
+
+    awe_client_publish_usage();
+    return status;
+}
+
 #pragma GCC visibility pop
 
 #endif  /* __AWE_NTDLL_PRIVATE_H */
