@@ -502,6 +502,9 @@ int LLVMFuzzerInitialize( int *argc, char ***argv )
     fuzz_quiet_stderr();
     awe_pfn_layout_init( &options.layout, FUZZ_SRV_INDEX_BITS, FUZZ_SRV_TAG_BITS );
     options.exit_delay = 3;
+    /* large sections' units fit the 128 frames a process has here, so that their allocation,
+     * free and reply paths are fuzzed too, not only their refusal */
+    options.large_unit = FUZZ_SRV_LARGE_UNIT;
     getrlimit( RLIMIT_MEMLOCK, &memlock );
     epoll_fd = epoll_create1( EPOLL_CLOEXEC );
     FUZZ_CHECK( epoll_fd >= 0, "epoll_create1: %s", strerror( errno ) );
