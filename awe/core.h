@@ -179,6 +179,8 @@ struct awe_region
     size_t               vmas;   /* kernel VMAs the region's pages use now */
     struct awe_pool     *pool;   /* the section it is bound to; NULL: the process's frames */
     uint32_t             binding;/* the client's reference that keeps the pool alive */
+    uint8_t              readonly;/* a PAGE_READONLY view of the section: every Map maps its
+                                   * frames read-only, and no protection may allow writing */
 };
 
 struct awe_regions
@@ -320,11 +322,13 @@ extern NTSTATUS awe_plan_scatter( struct awe_regions *regions, const void *va_ar
 /* Plans VirtualProtect( va, pages pages, prot ) on the AWE region holding them (awe-spec.md
  * section 2.8): each mapped page whose protection differs gets an AWE_OP_PROTECT (neighbours
  * merge into one mprotect whatever their frames), unmapped pages are left alone, and the VMA
- * budget applies as for a Map.  On success *old receives the first page's protection, or
- * AWE_PROT_NOACCESS if it is unmapped.  Returns STATUS_SUCCESS with the plan (possibly empty),
- * STATUS_INVALID_PARAMETER for an unaligned va, no pages, a range not inside region or an
- * unknown prot, or STATUS_INSUFFICIENT_RESOURCES past the budget or out of memory, with
- * nothing planned.  Commit updates the pages' protections; undo restores them. */
+ * budget applies as for a Map.  In a region of large units the range first grows to the whole
+ * units it touches, as a large page changes protection whole.  On success *old receives the
+ * first page's protection, or AWE_PROT_NOACCESS if it is unmapped.  Returns STATUS_SUCCESS with
+ * the plan (possibly empty), STATUS_INVALID_PARAMETER for an unaligned va, no pages, a range
+ * not inside region or an unknown prot, STATUS_INVALID_PAGE_PROTECTION for AWE_PROT_READWRITE
+ * in a read-only region, or STATUS_INSUFFICIENT_RESOURCES past the budget or out of memory,
+ * with nothing planned.  Commit updates the pages' protections; undo restores them. */
 extern NTSTATUS awe_plan_protect( struct awe_regions *regions, struct awe_region *region,
                                   uintptr_t va, size_t pages, enum awe_prot prot,
                                   enum awe_prot *old, struct awe_plan *plan );

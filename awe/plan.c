@@ -165,10 +165,13 @@ static NTSTATUS split_readonly( struct awe_plan *plan, uint64_t count )
     return STATUS_SUCCESS;
 }
 
-/* The protection entry i of the PFN array maps its frame with. */
-static inline enum awe_prot entry_prot( const struct awe_plan *plan, size_t i )
+/* The protection entry i of the PFN array maps its frame with in region: read-only for an
+ * entry with AWE_PFN_READONLY and in a read-only view, else read/write. */
+static inline enum awe_prot entry_prot( const struct awe_plan *plan, const struct awe_region *region,
+                                        size_t i )
 {
-    return plan->readonly && plan->readonly[i] ? AWE_PROT_READONLY : AWE_PROT_READWRITE;
+    if (region->readonly || (plan->readonly && plan->readonly[i])) return AWE_PROT_READONLY;
+    return AWE_PROT_READWRITE;
 }
 
 /* Grows the reverse map so that it covers frame index; 0 or -ENOMEM. */
@@ -466,11 +469,11 @@ NTSTATUS awe_plan_map( struct awe_regions *regions, uintptr_t va, uint64_t count
     {
         uint32_t pfn = (uint32_t)plan->pfns[i];
         uint32_t index = pfn & (awe_pfn_max_frames( &regions->layout ) - 1);
-        enum awe_prot prot = entry_prot( plan, i );
+        enum awe_prot prot = entry_prot( plan, region, i );
 
         /* entries that continue each other's frames make one run (each a whole unit) */
         for (n = 1; i + n < count && plan->pfns[i + n] == plan->pfns[i] + n * unit &&
-                    entry_prot( plan, i + n ) == prot; n++) ;
+                    entry_prot( plan, region, i + n ) == prot; n++) ;
         if (push_run( plan, region, first + i * unit, n * unit, pfn, index, prot ))
             return finish( plan, STATUS_INSUFFICIENT_RESOURCES );
     }
@@ -522,7 +525,6 @@ NTSTATUS awe_plan_scatter( struct awe_regions *regions, const void *va_array, ui
         entries[i].va = plan->vas[i] & ~(AWE_PAGE_SIZE - 1);
         entries[i].order = i;
         entries[i].pfn = plan->pfns ? (uint32_t)plan->pfns[i] : 0;
-        entries[i].prot = plan->pfns ? entry_prot( plan, i ) : AWE_PROT_READWRITE;
         /* an address in a region of large units must start one */
         if (!(region = entries[i].region = awe_regions_find( regions, entries[i].va )) ||
             (region->pool && (page_of( region, entries[i].va ) & (region->pool->unit - 1))))
@@ -530,6 +532,7 @@ NTSTATUS awe_plan_scatter( struct awe_regions *regions, const void *va_array, ui
             status = STATUS_INVALID_PARAMETER_1;
             goto out_free_entries;
         }
+        entries[i].prot = plan->pfns ? entry_prot( plan, region, i ) : AWE_PROT_READWRITE;
         if (region->pool) bound++;
     }
     if (plan->pfns && bound)

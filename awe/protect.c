@@ -18,6 +18,17 @@ NTSTATUS awe_plan_protect( struct awe_regions *regions, struct awe_region *regio
         return STATUS_INVALID_PARAMETER;
     first = (va - region->base) >> AWE_PAGE_SHIFT;
     if (first >= region->pages || pages > region->pages - first) return STATUS_INVALID_PARAMETER;
+    /* a read-only view of a section never allows writing (awe-spec.md 2.5) */
+    if (region->readonly && prot == AWE_PROT_READWRITE) return STATUS_INVALID_PAGE_PROTECTION;
+    if (region->pool && region->pool->unit > 1)
+    {
+        /* large pages change protection whole: the range grows to the units it touches (the
+         * region is made of whole units) */
+        size_t unit = region->pool->unit, end = first + pages;
+
+        first &= ~(unit - 1);
+        pages = ((end + unit - 1) & ~(unit - 1)) - first;
+    }
 
     /* unmapped pages have no protection to change: Windows applies it to mapped pages only */
     for (i = first; i < first + pages; i++)

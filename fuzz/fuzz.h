@@ -60,6 +60,7 @@
 #define FUZZ_SRV_INDEX_BITS     7    /* --pfn-bits=7:3: 128 frames a process, 7 tags (every */
                                      /* frame allocated is populated: they must stay few) */
 #define FUZZ_SRV_TAG_BITS       3
+#define FUZZ_SRV_LARGE_UNIT     8    /* frames of a large section's unit (the server's is 512) */
 
 enum fuzz_srv_action
 {

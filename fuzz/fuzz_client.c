@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include "ntdll_side/ntdll_private.h"
+#include "awe/rights.h"
 #include "fuzz/fuzz.h"
 
 #define FUZZ_CLI_INIT_FDS 5      /* descriptors of an init_process reply */
@@ -97,22 +98,11 @@ int __wrap_pthread_create( pthread_t *thread, const pthread_attr_t *attr, void *
 /* Sends one datagram from the server's end, with nfds copies of the junk descriptor. */
 static void send_datagram( int fd, const void *data, size_t len, const int *fds, int nfds )
 {
-    char control[CMSG_SPACE(16 * sizeof(int))];
+    AWE_RIGHTS_BUFFER(16) control;
     struct iovec iov = { (void *)data, len };
     struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-    struct cmsghdr *cmsg;
 
-    if (nfds)
-    {
-        memset( control, 0, sizeof(control) );
-        msg.msg_control = control;
-        msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-        cmsg = CMSG_FIRSTHDR( &msg );
-        cmsg->cmsg_level = SOL_SOCKET;
-        cmsg->cmsg_type = SCM_RIGHTS;
-        cmsg->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-        memcpy( CMSG_DATA( cmsg ), fds, nfds * sizeof(int) );
-    }
+    awe_attach_rights( &msg, &control, fds, nfds );
     (void)!sendmsg( fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL );
 }
 

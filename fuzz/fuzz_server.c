@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include "server_side/server.h"
+#include "awe/rights.h"
 #include "fuzz/fuzz.h"
 
 /* ---- what main.c provides to the rest of the server --------------------------------------- */
@@ -472,29 +473,18 @@ static void do_memfd( struct fake_client *c, struct fuzz_input *in )
 
 static void do_socket( struct fake_client *c, struct fuzz_input *in )
 {
-    char control[CMSG_SPACE(24 * sizeof(int))];
+    AWE_RIGHTS_BUFFER(24) control;
     int nfds = fuzz_u8( in ) % 24, fds[24], fd = eventfd( 0, EFD_CLOEXEC ), i;
     size_t len = fuzz_u16( in );
     struct iovec iov = { out.bytes, len };
     struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
     struct process *process = c->process;
-    struct cmsghdr *cmsg;
     int ret;
 
     fuzz_bytes( in, out.bytes, len );
     if (fd < 0) return;
-    if (nfds)
-    {
-        for (i = 0; i < nfds; i++) fds[i] = fd;
-        memset( control, 0, sizeof(control) );
-        msg.msg_control = control;
-        msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-        cmsg = CMSG_FIRSTHDR( &msg );
-        cmsg->cmsg_level = SOL_SOCKET;
-        cmsg->cmsg_type = SCM_RIGHTS;
-        cmsg->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-        memcpy( CMSG_DATA( cmsg ), fds, nfds * sizeof(int) );
-    }
+    for (i = 0; i < nfds; i++) fds[i] = fd;
+    awe_attach_rights( &msg, &control, fds, nfds );
     ret = (int)sendmsg( c->peer, &msg, MSG_NOSIGNAL | MSG_DONTWAIT );
     close( fd );
     if (ret < 0) return;
@@ -512,6 +502,9 @@ int LLVMFuzzerInitialize( int *argc, char ***argv )
     fuzz_quiet_stderr();
     awe_pfn_layout_init( &options.layout, FUZZ_SRV_INDEX_BITS, FUZZ_SRV_TAG_BITS );
     options.exit_delay = 3;
+    /* large sections' units fit the 128 frames a process has here, so that their allocation,
+     * free and reply paths are fuzzed too, not only their refusal */
+    options.large_unit = FUZZ_SRV_LARGE_UNIT;
     getrlimit( RLIMIT_MEMLOCK, &memlock );
     epoll_fd = epoll_create1( EPOLL_CLOEXEC );
     FUZZ_CHECK( epoll_fd >= 0, "epoll_create1: %s", strerror( errno ) );

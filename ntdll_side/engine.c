@@ -348,11 +348,7 @@ static void unmap_freed( const ULONG_PTR *pfns, size_t count )
         if (!awe_pfn_decode( &awe_client.layout, pfns[i], &tag, &index ) && tag == awe_client.tag &&
             awe_regions_frame_va( &awe_client.regions, index ) && !awe_client.frame_owned( NULL, index ))
             lost[n++] = pfns[i];
-    if (n && !awe_plan_unmap_frames( &awe_client.regions, lost, n, &plan ))
-    {
-        awe_apply_plan( &awe_client.regions, awe_client.memfd, &plan );
-        awe_client_publish_usage();
-    }
+    if (n) awe_carry_out( awe_plan_unmap_frames( &awe_client.regions, lost, n, &plan ), &plan );
     free( lost );
 }
 
@@ -361,9 +357,8 @@ static void unmap_pool_frames( struct awe_pool *pool, const ULONG_PTR *pfns, siz
 {
     struct awe_plan plan;
 
-    if (count && !awe_plan_unmap_pool_frames( &awe_client.regions, pool, pfns, count, &plan ))
-        awe_apply_plan( &awe_client.regions, awe_client.memfd, &plan );
-    awe_client_publish_usage();
+    if (count)
+        awe_carry_out( awe_plan_unmap_pool_frames( &awe_client.regions, pool, pfns, count, &plan ), &plan );
 }
 
 /* Sends pfns[0 .. count) as runs of consecutive values, in as many requests as they need. */
@@ -444,9 +439,7 @@ int32_t awe_engine_free( uintptr_t process, uintptr_t *count_ptr, uintptr_t *arr
          * thread meanwhile is undone once they are freed, and until then harms only us */
         struct awe_plan plan;
         size_t n = predict_free( pfns, count, NULL );
-        if (n && !awe_plan_unmap_frames( &awe_client.regions, pfns, n, &plan ))
-            awe_apply_plan( &awe_client.regions, awe_client.memfd, &plan );
-        awe_client_publish_usage();
+        if (n) awe_carry_out( awe_plan_unmap_frames( &awe_client.regions, pfns, n, &plan ), &plan );
         awe_client_unlock();
         status = send_free( handle, pfns, count, &freed, &quarantined );
         if (freed && !awe_client_lock())
@@ -500,12 +493,8 @@ int32_t awe_engine_map( void *addr, uintptr_t count, uintptr_t *pfns )
     NTSTATUS status;
 
     if ((status = awe_client_lock())) return status;
-    if (!(status = awe_plan_map( &awe_client.regions, (uintptr_t)addr, count, pfns,
-                                 awe_copy_in_pfns, NULL, &plan )))
-    {
-        status = awe_apply_plan( &awe_client.regions, awe_client.memfd, &plan );
-        awe_client_publish_usage();
-    }
+    status = awe_carry_out( awe_plan_map( &awe_client.regions, (uintptr_t)addr, count, pfns,
+                                          awe_copy_in_pfns, NULL, &plan ), &plan );
     awe_client_unlock();
     return status;
 }
@@ -517,12 +506,8 @@ int32_t awe_engine_map_scatter( void **addrs, uintptr_t count, uintptr_t *pfns )
     NTSTATUS status;
 
     if ((status = awe_client_lock())) return status;
-    if (!(status = awe_plan_scatter( &awe_client.regions, addrs, count, pfns, awe_copy_in_pfns,
-                                     NULL, &plan )))
-    {
-        status = awe_apply_plan( &awe_client.regions, awe_client.memfd, &plan );
-        awe_client_publish_usage();
-    }
+    status = awe_carry_out( awe_plan_scatter( &awe_client.regions, addrs, count, pfns, awe_copy_in_pfns,
+                                              NULL, &plan ), &plan );
     awe_client_unlock();
     return status;
 }
@@ -602,7 +587,8 @@ int32_t awe_engine_check_reserve( uint32_t type, uint32_t protect )
     if (!(type & MEM_RESERVE)) return STATUS_INVALID_PARAMETER_5;                        /* V02 */
     if (type & ~(uint32_t)(MEM_RESERVE | MEM_PHYSICAL | MEM_TOP_DOWN))                   /* V03, V07 */
         return STATUS_INVALID_PARAMETER_5;
-    if (protect != PAGE_READWRITE) return STATUS_INVALID_PAGE_PROTECTION;               /* V04, V05 */
+    /* the first stage takes read-only too; only a view bound to a section may be (V04) */
+    if (protect != PAGE_READWRITE && protect != PAGE_READONLY) return STATUS_INVALID_PAGE_PROTECTION;
     return STATUS_SUCCESS;
 }
 
@@ -620,11 +606,13 @@ void *awe_engine_reserve( void *addr, size_t size, int *err )
     return awe_reserve_range( addr, size, err );
 }
 
-int32_t awe_engine_add_window_ex( void *base, size_t size, uint32_t section )
+int32_t awe_engine_add_window_ex( void *base, size_t size, uint32_t section, uint32_t protect )
 {
+    if (protect != PAGE_READWRITE && (protect != PAGE_READONLY || !section))             /* V04 */
+        return STATUS_INVALID_PAGE_PROTECTION;
     if (((uintptr_t)base | size) & (AWE_PAGE_SIZE - 1) || !size) return STATUS_INVALID_PARAMETER;
     if (!section) return awe_engine_add_window( base, size );
-    return awe_bind_window( (uintptr_t)base, size, section );
+    return awe_bind_window( (uintptr_t)base, size, section, protect == PAGE_READONLY );
 }
 
 int32_t awe_engine_add_window( void *base, size_t size )
@@ -725,19 +713,9 @@ int32_t awe_engine_protect_window( void *va, size_t size, uint32_t protect, uint
     default:             return STATUS_CONFLICTING_ADDRESSES;
     }
     if ((status = lock_window( start, &region ))) return status;
-    if (region->pool && region->pool->unit > 1)
-    {
-        /* large pages change protection whole: the range grows to the units it touches */
-        size_t unit = region->pool->unit, first = (start - region->base) >> AWE_PAGE_SHIFT;
-        size_t end = first + pages > region->pages ? region->pages : first + pages;
-
-        first &= ~(unit - 1);
-        end = (end + unit - 1) & ~(unit - 1);
-        start = region->base + (first << AWE_PAGE_SHIFT);
-        pages = end - first;
-    }
-    status = awe_plan_protect( &awe_client.regions, region, start, pages, prot, &old_prot, &plan );
-    if (!status) status = awe_apply_plan( &awe_client.regions, awe_client.memfd, &plan );
+    /* a protection change splits or merges VMAs: the usage page follows */
+    status = awe_carry_out( awe_plan_protect( &awe_client.regions, region, start, pages, prot, &old_prot,
+                                              &plan ), &plan );
     if (!status) *old = protect_from_awe( old_prot );
     awe_client_unlock();
     return status;

@@ -116,7 +116,9 @@ extern void *awe_engine_reserve( void *addr, size_t size, int *err );
  * NtAllocateVirtualMemory: type includes MEM_PHYSICAL (0x400000).  STATUS_SUCCESS, or
  * STATUS_INVALID_PARAMETER_5 for the type (MEM_RESERVE missing, any flag but MEM_TOP_DOWN, or
  * MEM_64K_PAGES, which is MEM_PHYSICAL | MEM_LARGE_PAGES and not AWE) and
- * STATUS_INVALID_PAGE_PROTECTION for any protection but PAGE_READWRITE. */
+ * STATUS_INVALID_PAGE_PROTECTION for any protection but PAGE_READWRITE and PAGE_READONLY.  As
+ * on Windows this is the first stage: awe_engine_add_window_ex takes PAGE_READONLY only for a
+ * view bound to a section, so the host passes it the protection too. */
 extern int32_t awe_engine_check_reserve( uint32_t type, uint32_t protect );
 
 /* The rules of freeing inside a window (awe-spec.md 2.6), for a host's NtFreeVirtualMemory:
@@ -133,9 +135,13 @@ extern int32_t awe_engine_add_window( void *base, size_t size );
 
 /* The same for a window bound to an AWE section (VirtualAlloc2 with a
  * MemExtendedParameterUserPhysicalHandle), section 0 meaning none: only that section's frames
- * map there.  STATUS_INVALID_HANDLE for a handle that is not an AWE section of this process,
- * STATUS_INVALID_PARAMETER for a base or size that is not a multiple of its page. */
-extern int32_t awe_engine_add_window_ex( void *base, size_t size, uint32_t section );
+ * map there.  protect is the reservation's: PAGE_READWRITE, or PAGE_READONLY for a bound
+ * window, whose frames then always map read-only (a write faults, and VirtualProtect cannot
+ * allow writing).  STATUS_INVALID_PAGE_PROTECTION for any other protection (PAGE_READONLY
+ * without a section among them: V04), STATUS_INVALID_HANDLE for a handle that is not an AWE
+ * section of this process, STATUS_INVALID_PARAMETER for a base or size that is not a multiple
+ * of its page. */
+extern int32_t awe_engine_add_window_ex( void *base, size_t size, uint32_t section, uint32_t protect );
 
 /* The host releases the window at base: the engine unmaps its frames (the range stays
  * reserved and inaccessible) and forgets it; the frames stay allocated (awe-spec.md V20).
@@ -150,8 +156,10 @@ extern int32_t awe_engine_query_window( const void *va, int *mapped, uint32_t *p
                                         size_t *run_size );
 
 /* VirtualProtect inside a window: PAGE_NOACCESS, PAGE_READONLY or PAGE_READWRITE on the mapped
- * pages of [va, va + size); *old is the first page's protection (PAGE_NOACCESS if unmapped).
- * Any other protection is STATUS_CONFLICTING_ADDRESSES. */
+ * pages of [va, va + size), grown to whole large pages in a window of a large section; *old is
+ * the first page's protection (PAGE_NOACCESS if unmapped).  Any other protection is
+ * STATUS_CONFLICTING_ADDRESSES; PAGE_READWRITE in a read-only window is
+ * STATUS_INVALID_PAGE_PROTECTION, as for a protection a section view does not allow. */
 extern int32_t awe_engine_protect_window( void *va, size_t size, uint32_t protect, uint32_t *old );
 
 #endif  /* __AWE_ENGINE_H */

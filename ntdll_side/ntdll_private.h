@@ -101,8 +101,9 @@ extern struct awe_client_section *awe_find_section( uint32_t handle );
 extern struct awe_pool *awe_section_pool( uint32_t handle );
 /* The caller's handle was closed (takes the lock itself). */
 extern void awe_section_handle_closed( uint32_t handle );
-/* Binds [base, base + size) to the section as a new region (takes the lock itself). */
-extern NTSTATUS awe_bind_window( uintptr_t base, size_t size, uint32_t handle );
+/* Binds [base, base + size) to the section as a new region, a read-only one if readonly (takes
+ * the lock itself). */
+extern NTSTATUS awe_bind_window( uintptr_t base, size_t size, uint32_t handle, int readonly );
 /* A bound region was removed: its reference to the pool's section goes. */
 extern void awe_section_put( struct awe_pool *pool );
 /* Forgets every section (detaching; the regions are gone already). */
@@ -194,6 +195,18 @@ extern int awe_issue_ops( int memfd, const struct awe_plan_op *ops, size_t nops,
  * call fails, puts every touched page back as the tables describe it and releases the plan.
  * Returns STATUS_SUCCESS, or STATUS_INSUFFICIENT_RESOURCES with nothing changed. */
 extern NTSTATUS awe_apply_plan( struct awe_regions *regions, int memfd, struct awe_plan *plan );
+
+/* What every call that changes the process's mappings ends with, under the AWE lock: the plan
+ * the planner made with status planned is applied (awe_apply_plan) when it succeeded, then the
+ * usage page tells the server what is mapped now.  Returns planned if it failed, else the
+ * application's status. */
+static inline NTSTATUS awe_carry_out( NTSTATUS planned, struct awe_plan *plan )
+{
+    NTSTATUS status = planned ? planned : awe_apply_plan( &awe_client.regions, awe_client.memfd, plan );
+
+    awe_client_publish_usage();
+    return status;
+}
 
 #pragma GCC visibility pop
 

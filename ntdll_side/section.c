@@ -172,7 +172,7 @@ int32_t awe_engine_section_unit( uint32_t handle, size_t *bytes )
     return section ? STATUS_SUCCESS : STATUS_INVALID_HANDLE;
 }
 
-NTSTATUS awe_bind_window( uintptr_t base, size_t size, uint32_t handle )
+NTSTATUS awe_bind_window( uintptr_t base, size_t size, uint32_t handle, int readonly )
 {
     struct awe_client_section *section;
     uint32_t binding = 0;
@@ -210,6 +210,7 @@ NTSTATUS awe_bind_window( uintptr_t base, size_t size, uint32_t handle )
         else
         {
             region->binding = binding;
+            region->readonly = !!readonly;
             section->refs++;
         }
     }

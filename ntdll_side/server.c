@@ -342,10 +342,8 @@ void awe_client_sync_unmaps( void )
         }
         lost[n++] = (uintptr_t)awe_pfn_encode( &awe_client.layout, awe_client.tag, i );
     }
-    if (!awe_plan_unmap_frames( regions, lost, n, &plan ))
-        awe_apply_plan( regions, awe_client.memfd, &plan );
+    awe_carry_out( awe_plan_unmap_frames( regions, lost, n, &plan ), &plan );
     free( lost );
-    awe_client_publish_usage();
     awe_client.acked_seq = seq;
     /* the unmaps above are done (system calls) before the server, reading this, reuses frames */
     SERVER_START_REQ( ack_unmap )

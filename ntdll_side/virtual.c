@@ -626,10 +626,11 @@ out_unmap:
     return status;
 }
 
-/* Reserves a MEM_PHYSICAL view at *base (0: anywhere below limit) and its AWE window. */
-/* A MEM_PHYSICAL view, bound to an AWE section if section is not 0: aligned to the section's
- * page (a 2 MiB one wants base and size multiples of it, else STATUS_INVALID_PARAMETER). */
-static NTSTATUS create_physical_view( uintptr_t *base, size_t size, uintptr_t limit, uint32_t section )
+/* Reserves a MEM_PHYSICAL view at *base (0: anywhere below limit) and its AWE window, bound to
+ * an AWE section if section is not 0: aligned to the section's page (a 2 MiB one wants base
+ * and size multiples of it, else STATUS_INVALID_PARAMETER), and read-only if protect says so. */
+static NTSTATUS create_physical_view( uintptr_t *base, size_t size, uintptr_t limit, uint32_t section,
+                                      DWORD protect )
 {
     size_t unit = AWE_PAGE_SIZE, align = GRANULARITY;
     struct view *view;
@@ -638,9 +639,9 @@ static NTSTATUS create_physical_view( uintptr_t *base, size_t size, uintptr_t li
     if (section && (status = awe_engine_section_unit( section, &unit ))) return status;
     if (unit > align) align = unit;
     if ((*base | size) & (unit - 1)) return STATUS_INVALID_PARAMETER;
-    if (!(view = alloc_view( 0, size, VIEW_PHYSICAL, PAGE_READWRITE ))) return STATUS_NO_MEMORY;
+    if (!(view = alloc_view( 0, size, VIEW_PHYSICAL, protect ))) return STATUS_NO_MEMORY;
     if ((status = reserve_area( base, size, limit, 1, align ))) goto out_free_view;
-    if ((status = awe_engine_add_window_ex( (void *)*base, size, section )))
+    if ((status = awe_engine_add_window_ex( (void *)*base, size, section, protect )))
     {
         munmap( (void *)*base, size );
         goto out_free_view;
@@ -672,7 +673,7 @@ static NTSTATUS release_view( struct view *view )
         /* the window holds no frame now: an empty one again, still reserved */
         status = status_from_errno( -errno );
         if (view->flags & VIEW_PHYSICAL)
-            awe_engine_add_window_ex( (void *)view->base, view->size, view->section );
+            awe_engine_add_window_ex( (void *)view->base, view->size, view->section, view->alloc_prot );
         return status;
     }
     awe_tree_remove( &views.tree, &view->node );
@@ -813,7 +814,7 @@ static NTSTATUS allocate_virtual( HANDLE process, PVOID *addr_ptr, ULONG_PTR zer
          * alone at no address reserves too) */
         base = addr & ~(GRANULARITY - 1);
         size = round_up_page( addr + size ) - base;
-        if (type & MEM_PHYSICAL) status = create_physical_view( &base, size, limit, section );
+        if (type & MEM_PHYSICAL) status = create_physical_view( &base, size, limit, section, protect );
         else status = create_view( &base, size, limit, protect, state, !!(type & MEM_COMMIT) );
         addr = base;
     }

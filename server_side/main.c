@@ -24,6 +24,7 @@ struct server_options options =
 {
     .grant_lock = 1,
     .exit_delay = 3,
+    .large_unit = AWE_LARGE_UNIT,
 };
 
 static void usage( FILE *out )

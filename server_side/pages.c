@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "awe/futex.h"
@@ -570,7 +571,10 @@ static void answer_pending( struct pending_free **link )
         if (options.debug)
             trace_message( AWE_REQ_free_pages, pending->caller->pid, &pending->reply,
                            sizeof(pending->reply), 1 );
-        send_reply( pending->caller->fd, &pending->reply, sizeof(pending->reply), NULL, 0 );
+        /* as with any reply: a caller that cannot take it (it shut its end, or let its queue
+         * fill) loses its connection, which the main loop then sees end and drops */
+        if (send_reply( pending->caller->fd, &pending->reply, sizeof(pending->reply), NULL, 0 ))
+            shutdown( pending->caller->fd, SHUT_RDWR );
     }
     release_process( pending->caller );
     release_process( pending->target );

@@ -312,7 +312,7 @@ static NTSTATUS section_room( const struct process *process )
  * does on Windows; its frames are backed as --large-pages says, decided now. */
 DECL_HANDLER(create_section)
 {
-    uint32_t unit = req->flags & AWE_SECTION_LARGE ? AWE_LARGE_UNIT : 1;
+    uint32_t unit = req->flags & AWE_SECTION_LARGE ? options.large_unit : 1;
     struct section *section;
     NTSTATUS status;
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include "awe/rights.h"
 #include "server.h"
 
 /* ---- padding checks and traces, one per field type ---------------------------------------- */
@@ -81,22 +82,12 @@ void trace_message( uint32_t req, pid_t pid, const void *msg, size_t size, int i
 /* Sends a reply with optional descriptors; returns 0 or -errno. */
 int send_reply( int fd, const void *reply, size_t size, const int *fds, int nfds )
 {
-    char control[CMSG_SPACE(6 * sizeof(int))];
+    AWE_RIGHTS_BUFFER(6) control;
     struct iovec iov = { (void *)reply, size };
     struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-    struct cmsghdr *cmsg;
 
-    if (nfds)
-    {
-        memset( control, 0, sizeof(control) );
-        msg.msg_control = control;
-        msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-        cmsg = CMSG_FIRSTHDR( &msg );
-        cmsg->cmsg_level = SOL_SOCKET;
-        cmsg->cmsg_type = SCM_RIGHTS;
-        cmsg->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-        memcpy( CMSG_DATA( cmsg ), fds, nfds * sizeof(int) );
-    }
+    if (nfds > 6) return -EINVAL;
+    awe_attach_rights( &msg, &control, fds, nfds );
     while (sendmsg( fd, &msg, MSG_NOSIGNAL ) < 0)
         if (errno != EINTR) return -errno;
     return 0;

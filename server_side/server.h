@@ -26,6 +26,9 @@ struct server_options
     uint64_t              reserve_frames; /* MemAvailable left to the system, 0 = no check */
     unsigned int          exit_delay;     /* seconds without clients before exiting */
     int                   large_pages;    /* AWE_LARGE_*: how 2 MiB frames are backed */
+    uint32_t              large_unit;     /* frames of a large section's unit: AWE_LARGE_UNIT
+                                           * (2 MiB); only the server fuzz harness, whose
+                                           * layout is far smaller, sets fewer */
     struct awe_pfn_layout layout;
 };
 
@@ -46,7 +49,7 @@ enum object_type
 struct frame_pool
 {
     uint32_t              tag;           /* PFN tag, 0 until set up */
-    uint32_t              unit;          /* frames per allocation unit: 1, or AWE_LARGE_UNIT */
+    uint32_t              unit;          /* frames per allocation unit: 1, or options.large_unit */
     uint32_t              backing;       /* AWE_BACKING_* */
     int                   memfd;         /* frames; sealed against resizing */
     char                 *frames_base;   /* server mapping of the memfd (reserved for all frames) */

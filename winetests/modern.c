@@ -276,15 +276,19 @@ static HANDLE create_awe_section( ULONG access, ULONG attributes )
                                 NULL, &param, 1 );
 }
 
-/* A MEM_PHYSICAL region bound to the section. */
-static char *reserve_bound( HANDLE section, SIZE_T size )
+/* A MEM_PHYSICAL region bound to the section, of protection protect. */
+static char *reserve_bound_protect( HANDLE section, SIZE_T size, DWORD protect )
 {
     MEM_EXTENDED_PARAMETER param;
 
     set_param( &param, MemExtendedParameterUserPhysicalHandle, 0 );
     param.Handle = section;
-    return pVirtualAlloc2( GetCurrentProcess(), NULL, size, MEM_RESERVE | MEM_PHYSICAL,
-                           PAGE_READWRITE, &param, 1 );
+    return pVirtualAlloc2( GetCurrentProcess(), NULL, size, MEM_RESERVE | MEM_PHYSICAL, protect, &param, 1 );
+}
+
+static char *reserve_bound( HANDLE section, SIZE_T size )
+{
+    return reserve_bound_protect( section, size, PAGE_READWRITE );
 }
 
 static BOOL have_sections( void )
@@ -667,6 +671,88 @@ static void test_section_large_views(void)
     CloseHandle( section );
 }
 
+/* A PAGE_READONLY view of a section (awe-spec.md 2.5: [R] takes read-only for a region bound
+ * to an AWE section, and only there): its frames map read-only whatever the entry says, writes
+ * through another view show, and its protection can go down but not up to writing (what
+ * Windows answers there is [U]: STATUS_INVALID_PAGE_PROTECTION, as for a section view, is this
+ * emulation's; a success is accepted as broken() and looked at). */
+static void test_section_readonly_view(void)
+{
+    MEMORY_BASIC_INFORMATION info;
+    ULONG_PTR n = 2, p[2], entry;
+    HANDLE section;
+    char *rw, *ro;
+    void *va;
+    DWORD old;
+    BOOL ret;
+
+    if (!have_sections()) return;
+    NEED_PRIVILEGE();
+
+    /* not without a section */
+    SetLastError( 0xdeadbeef );
+    va = pVirtualAlloc2( GetCurrentProcess(), NULL, 4 * PAGE, MEM_RESERVE | MEM_PHYSICAL, PAGE_READONLY, NULL, 0 );
+    ok( !va && GetLastError() == ERROR_INVALID_PARAMETER, "no section: got %p, error %lu\n", va,
+        (unsigned long)GetLastError() );
+    if (va) release_region( va );
+
+    if (!(section = create_awe_section( SECTION_MAP_READ | SECTION_MAP_WRITE, SEC_RESERVE )))
+    {
+        ok( 0, "CreateFileMapping2 failed, error %lu\n", (unsigned long)GetLastError() );
+        return;
+    }
+    ok( AllocateUserPhysicalPages( section, &n, p ) && n == 2, "Allocate failed, error %lu\n",
+        (unsigned long)GetLastError() );
+    rw = reserve_bound( section, 4 * PAGE );
+    ro = reserve_bound_protect( section, 4 * PAGE, PAGE_READONLY );
+    ok( rw && ro, "VirtualAlloc2 failed, error %lu\n", (unsigned long)GetLastError() );
+    if (!rw || !ro) goto out;
+    ok( VirtualQuery( ro, &info, sizeof(info) ) == sizeof(info), "VirtualQuery failed\n" );
+    ok( info.AllocationProtect == PAGE_READONLY && info.State == MEM_RESERVE,
+        "unmapped: allocation protect %#lx, state %#lx\n", (unsigned long)info.AllocationProtect,
+        (unsigned long)info.State );
+
+    ok( MapUserPhysicalPages( rw, 2, p ), "Map rw failed, error %lu\n", (unsigned long)GetLastError() );
+    ok( MapUserPhysicalPages( ro + 2 * PAGE, 2, p ), "Map ro failed, error %lu\n", (unsigned long)GetLastError() );
+    *(volatile ULONG_PTR *)rw = STAMP(0);
+    *(volatile ULONG_PTR *)(rw + PAGE) = STAMP(1);
+    ok( shows_frame( ro + 2 * PAGE, STAMP(0) ) && shows_frame( ro + 3 * PAGE, STAMP(1) ),
+        "the read-only view does not show the writes\n" );
+    ok( access_faults( ro + 2 * PAGE, TRUE ) == 1, "the read-only view can be written\n" );
+    ok( access_faults( rw, TRUE ) == 0, "the read/write view cannot be written\n" );
+    ok( page_protect( ro + 3 * PAGE ) == PAGE_READONLY, "protect %#lx\n", (unsigned long)page_protect( ro + 3 * PAGE ) );
+
+    /* the protection goes down, not up */
+    SetLastError( 0xdeadbeef );
+    ret = VirtualProtect( ro + 2 * PAGE, PAGE, PAGE_READWRITE, &old );
+    ok( (!ret && GetLastError() == ERROR_INVALID_PARAMETER) || broken( ret ),
+        "VirtualProtect(PAGE_READWRITE): got %d, error %lu\n", ret, (unsigned long)GetLastError() );
+    if (!ret) ok( access_faults( ro + 2 * PAGE, TRUE ) == 1, "refused, yet writable\n" );
+    ret = VirtualProtect( ro + 3 * PAGE, PAGE, PAGE_NOACCESS, &old );
+    ok( ret && old == PAGE_READONLY, "VirtualProtect(PAGE_NOACCESS): got %d, old %#lx, error %lu\n", ret,
+        (unsigned long)old, (unsigned long)GetLastError() );
+    ok( access_faults( ro + 3 * PAGE, FALSE ) == 1, "PAGE_NOACCESS: still readable\n" );
+
+    /* the next Map, and a Scatter, map read-only again, not read/write */
+    ok( MapUserPhysicalPages( ro + 2 * PAGE, 2, p ), "remap failed, error %lu\n", (unsigned long)GetLastError() );
+    ok( shows_frame( ro + 3 * PAGE, STAMP(1) ) && access_faults( ro + 3 * PAGE, TRUE ) == 1,
+        "remap: not read-only\n" );
+    va = ro;
+    entry = p[1];
+    ok( MapUserPhysicalPagesScatter( &va, 1, &entry ), "Scatter failed, error %lu\n", (unsigned long)GetLastError() );
+    ok( shows_frame( ro, STAMP(1) ) && access_faults( ro, TRUE ) == 1, "Scatter: not read-only\n" );
+    ok( page_protect( ro ) == PAGE_READONLY, "Scatter: protect %#lx\n", (unsigned long)page_protect( ro ) );
+    /* still read/write where the view is */
+    ok( access_faults( rw + PAGE, TRUE ) == 0, "the read/write view lost writing\n" );
+
+out:
+    release_region( ro );
+    release_region( rw );
+    n = 2;
+    ok( FreeUserPhysicalPages( section, &n, p ) && n == 2, "Free failed, error %lu\n", (unsigned long)GetLastError() );
+    CloseHandle( section );
+}
+
 /* VirtualProtect in a view of a large section: protection changes by large page, so a range
  * within one grows to the whole of it (awe-spec.md 2.8 leaves large pages open; what Windows
  * does with part of one is [U], so a refusal is accepted there). */
@@ -807,6 +893,7 @@ START_TEST(modern)
     test_section_large();
     test_section_large_views();
     test_section_large_protect();
+    test_section_readonly_view();
     test_section_refused();
     set_lock_privilege( FALSE );
 }

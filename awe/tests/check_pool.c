@@ -280,6 +280,57 @@ START_TEST(test_pool_region_removed)
 }
 END_TEST
 
+/* A read-only view of a section maps every frame read-only and never lets writing back in; in
+ * a region of units VirtualProtect grows to the whole units it touches. */
+START_TEST(test_pool_readonly_protect)
+{
+    struct awe_plan plan;
+    enum awe_prot old;
+
+    bound2->readonly = 1;
+    ck_assert_int_eq( fx_map( FX_BOUND2, 2, spfn, &plan ), STATUS_SUCCESS );
+    ck_assert_uint_eq( plan.nops, 1 );
+    ck_assert_int_eq( plan.ops[0].prot, AWE_PROT_READONLY );
+    awe_plan_commit( &fx.regions, &plan );
+    ck_assert_int_eq( awe_plan_protect( &fx.regions, bound2, FX_BOUND2, 2, AWE_PROT_READWRITE, &old, &plan ),
+                      STATUS_INVALID_PAGE_PROTECTION );
+    ck_assert_int_eq( awe_plan_protect( &fx.regions, bound2, FX_BOUND2, 1, AWE_PROT_NOACCESS, &old, &plan ),
+                      STATUS_SUCCESS );
+    ck_assert_int_eq( old, AWE_PROT_READONLY );
+    awe_plan_commit( &fx.regions, &plan );
+    /* the same frames in a read/write view of the section map read/write */
+    ck_assert_int_eq( fx_map( FX_BOUND, 2, spfn, &plan ), STATUS_SUCCESS );
+    ck_assert_int_eq( plan.ops[0].prot, AWE_PROT_READWRITE );
+    awe_plan_commit( &fx.regions, &plan );
+    /* a Scatter into the read-only view maps read-only too */
+    {
+        uintptr_t va = FX_BOUND2 + P;
+        ck_assert_int_eq( do_scatter( &va, 1, &spfn[1] ), STATUS_SUCCESS );
+        ck_assert_int_eq( bound2->prot[1], AWE_PROT_READONLY );
+    }
+
+    /* units: one page of the second unit protects the whole of it, a range across two both */
+    ck_assert_int_eq( do_map( FX_LARGE, 3, upfn ), STATUS_SUCCESS );
+    ck_assert_int_eq( awe_plan_protect( &fx.regions, large, FX_LARGE + (UNIT + 1) * P, 1, AWE_PROT_READONLY,
+                                        &old, &plan ), STATUS_SUCCESS );
+    ck_assert_uint_eq( plan.nops, 1 );
+    ck_assert_uint_eq( plan.ops[0].va, FX_LARGE + UNIT * P );
+    ck_assert_uint_eq( plan.ops[0].pages, UNIT );
+    awe_plan_commit( &fx.regions, &plan );
+    ck_assert_int_eq( awe_plan_protect( &fx.regions, large, FX_LARGE + (UNIT - 1) * P, 2, AWE_PROT_NOACCESS,
+                                        &old, &plan ), STATUS_SUCCESS );
+    ck_assert_int_eq( old, AWE_PROT_READWRITE );         /* the first page of the grown range */
+    ck_assert_uint_eq( plan.nops, 1 );
+    ck_assert_uint_eq( plan.ops[0].va, FX_LARGE );
+    ck_assert_uint_eq( plan.ops[0].pages, 2 * UNIT );
+    awe_plan_commit( &fx.regions, &plan );
+    /* past the region stays refused, grown or not */
+    ck_assert_int_eq( awe_plan_protect( &fx.regions, large, FX_LARGE + 31 * P, 2, AWE_PROT_READONLY, &old, &plan ),
+                      STATUS_INVALID_PARAMETER );
+    check_pool_counts( &unit_pool );
+}
+END_TEST
+
 AWE_DEFINE_SUITE(pool)
 {
     Suite *s = suite_create( "pool" );
@@ -292,6 +343,7 @@ AWE_DEFINE_SUITE(pool)
     tcase_add_test( tc, test_pool_units );
     tcase_add_test( tc, test_pool_unmap_frames );
     tcase_add_test( tc, test_pool_region_removed );
+    tcase_add_test( tc, test_pool_readonly_protect );
     suite_add_tcase( s, tc );
     return s;
 }

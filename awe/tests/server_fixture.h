@@ -191,6 +191,26 @@ static inline ssize_t raw_call( int fd, const void *msg, size_t size, void *repl
     return len;
 }
 
+/* A well-behaved client is still served after whatever the test did: init_process gives it a
+ * tag, then a status request on its connection succeeds.  (The descriptors of the init reply
+ * are not received: the kernel closes them.) */
+static inline void check_served( void )
+{
+    struct init_process_request init = { .header = { AWE_REQ_init_process, sizeof(init) },
+                                         .version = AWE_PROTOCOL_VERSION };
+    struct get_status_request status = { .header = { AWE_REQ_get_status, sizeof(status) } };
+    static union { union awe_reply_buffer reply; char bytes[AWE_MAX_MESSAGE]; } buf;
+    int fd = raw_connect();
+
+    ck_assert_int_eq( raw_call( fd, &init, sizeof(init), &buf, sizeof(buf) ), sizeof(struct init_process_reply) );
+    ck_assert_int_eq( buf.reply.header.status, STATUS_SUCCESS );
+    ck_assert_uint_ne( buf.reply.init_process.tag, 0 );
+    ck_assert_int_ge( raw_call( fd, &status, sizeof(status), &buf, sizeof(buf) ),
+                      (ssize_t)sizeof(struct get_status_reply) );
+    ck_assert_int_eq( buf.reply.header.status, STATUS_SUCCESS );
+    close( fd );
+}
+
 /* Asks the test's server for its status and checks the reply: status 0, and exactly as long as
  * its process and section rows.  Returns the reply (valid until the next call), its process
  * rows in *procs and its section rows in *sections where these are not NULL. */

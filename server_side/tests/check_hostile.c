@@ -87,20 +87,6 @@ static void enable_privilege( int fd )
     ck_assert_int_eq( raw_request( fd, &adjust, sizeof(adjust), buf, sizeof(buf) ), STATUS_SUCCESS );
 }
 
-/* A well-behaved client is served: init_process, then a status request on its connection. */
-static void check_served( void )
-{
-    struct init_process_reply reply;
-    struct get_status_request req = { .header = { AWE_REQ_get_status, sizeof(req) } };
-    union { union awe_reply_buffer reply; char bytes[AWE_MAX_MESSAGE]; } buf;
-    int fd = raw_connect(), fds[5];
-
-    ck_assert_int_eq( raw_init( fd, &reply, fds ), STATUS_SUCCESS );
-    ck_assert_int_eq( raw_request( fd, &req, sizeof(req), &buf, sizeof(buf) ), STATUS_SUCCESS );
-    close_fds( fds, 5 );
-    close( fd );
-}
-
 /* CPU time the server used so far, in clock ticks. */
 static unsigned long server_cpu_ticks( void )
 {

@@ -17,21 +17,6 @@ static void teardown( void )
     server_stop();
 }
 
-/* A well-behaved client still gets served after whatever the test did. */
-static void check_served( void )
-{
-    union awe_reply_buffer reply;
-    struct init_process_request req = { .header = { AWE_REQ_init_process, sizeof(req) },
-                                        .version = AWE_PROTOCOL_VERSION };
-    int fd = raw_connect();
-
-    ck_assert_int_eq( raw_call( fd, &req, sizeof(req), &reply, sizeof(reply) ),
-                      sizeof(struct init_process_reply) );
-    ck_assert_int_eq( reply.header.status, STATUS_SUCCESS );
-    ck_assert_uint_ne( reply.init_process.tag, 0 );
-    close( fd );
-}
-
 /* Sends one message on a fresh connection; returns the reply length (0: dropped). */
 static ssize_t send_one( const void *msg, size_t size )
 {
