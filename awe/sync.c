@@ -480,7 +480,8 @@ static int try_grab( struct awe_sync_ref *ref, uint64_t *w, uint32_t start, uint
 /* How long a word may stay LOCKED before it counts as forged.  A server transaction lasts a few
  * microseconds; a word that stays LOCKED for seconds was written by a client (the hash is no
  * secret), and waiting for it would be waiting for ever. */
-static int64_t locked_limit_ns = AWE_SYNC_LOCKED_LIMIT_NS;
+/* 8-aligned: read and written atomically, which on i386 needs it */
+static int64_t locked_limit_ns __attribute__((aligned(8))) = AWE_SYNC_LOCKED_LIMIT_NS;
 
 void awe_sync_set_locked_limit( int64_t ns )
 {
