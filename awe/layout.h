@@ -27,8 +27,10 @@ _Static_assert( _Alignof(awe_atomic_u64) == 8 && sizeof(awe_atomic_u64) == 8,
                 "awe_atomic_u64 is 8-aligned" );
 
 /* Shared words are read with plain atomic loads from PROT_READ mappings and changed with one
- * compare-and-swap: on i386, 8-byte atomics are lock-free (cmpxchg8b, movq) only when aligned,
- * which awe_atomic_u64 is. */
+ * compare-and-swap: on i386 an 8-byte atomic load or store is one x87 or SSE move (fildll,
+ * movq; never a cmpxchg8b, which would fault on a read-only page) and a CAS is cmpxchg8b, all
+ * atomic only when the word is 8-aligned, which awe_u64 and awe_atomic_u64 are.  A plain
+ * uint64_t * is only 4-aligned there: atomics go through awe_u64 pointers. */
 _Static_assert( __atomic_always_lock_free( sizeof(uint64_t), 0 ), "8-byte atomics are lock-free" );
 _Static_assert( __atomic_always_lock_free( sizeof(uint32_t), 0 ), "4-byte atomics are lock-free" );
 
