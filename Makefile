@@ -3,6 +3,7 @@
 #
 #   make                  build everything (quiet; V=1 shows commands)
 #   make check            build and run every unit test and the conformance tests
+#   make check-m32        the conformance tests built 32-bit (-m32) against the 64-bit server
 #   make valgrind         the same test binaries under memcheck (CK_FORK=no)
 #   make racecheck        the unit tests built with ThreadSanitizer
 #   make sanitize         the unit tests built with AddressSanitizer + UBSan
@@ -46,9 +47,10 @@ CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 VERSION := 0.1.0
 SOVERSION := 0
 
+# _FILE_OFFSET_BITS=64: a 32-bit build (check-m32) maps frames at memfd offsets beyond 2 GiB.
 override CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
                    -Wpointer-arith -Wno-unused-parameter -fPIC -pthread -I. -Iinclude \
-                   -D_GNU_SOURCE -MMD -MP
+                   -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -MMD -MP
 override LDFLAGS += -pthread
 ifeq ($(WERROR),1)
 override CFLAGS += -Werror
@@ -148,6 +150,7 @@ check: $(RUNNERS) $(WINETEST_BIN) $(SERVER_BIN) $(ENGINE_LIB)
 	$(Q)$(MAKE) --no-print-directory check-unit
 	$(Q)$(MAKE) --no-print-directory check-hugetlb
 	$(Q)$(MAKE) --no-print-directory check-conformance
+	$(Q)$(MAKE) --no-print-directory check-m32 M32_OPTIONAL=1
 
 # Tests find the server they start (and the one the library starts) here.
 TEST_ENV = AWE_SERVER=$(abspath $(SERVER_BIN))
@@ -200,6 +203,26 @@ check-hugetlb: $(RUNNERS) $(SERVER_BIN)
 
 check-conformance: $(WINETEST_BIN) $(SERVER_BIN)
 	$(Q)echo "== $(WINETEST_BIN)"; $(call run_conformance,,,$(WINETEST_BIN),$(SERVER_BIN),$(TEST_TIMEOUT))
+
+# 32-bit clients of the 64-bit server: libawe and the conformance tests built with -m32 in
+# $(BUILDDIR)/m32 (not the unit tests: Check is not installed for i386), run against
+# $(SERVER_BIN).  make check-m32 installs gcc-multilib when it lacks it, like any target;
+# make check (M32_OPTIONAL=1) does not, and skips, saying why, where $(CC) -m32 cannot link.
+M32_DIR  := $(BUILDDIR)/m32
+M32_BIN  := $(M32_DIR)/winetests/awe_test
+M32_CC   := $(CC) -m32
+M32_NEED := $(if $(filter 1,$(M32_OPTIONAL)),,$(if $(filter default,$(origin CC)), \
+                 $(call need_packages,gcc-multilib,32-bit build)))
+M32_PROBE = printf 'int main(void) { return 0; }\n' | $(M32_CC) -x c -o /dev/null - > /dev/null 2>&1
+
+.PHONY: check-m32
+check-m32: $(SERVER_BIN) | $(M32_NEED)
+	$(Q)echo "== $(M32_BIN) (32-bit) against $(SERVER_BIN)"; \
+	if [ "$(M32_OPTIONAL)" = 1 ] && ! $(M32_PROBE); then \
+	    echo "skipped (77): $(M32_CC) cannot link a program here (gcc-multilib missing?)"; exit 0; \
+	fi; \
+	$(MAKE) --no-print-directory BUILDDIR=$(M32_DIR) CC='$(M32_CC)' SANITIZE= $(M32_BIN) || exit 1; \
+	$(call run_conformance,,,$(M32_BIN),$(SERVER_BIN),$(TEST_TIMEOUT))
 
 # --fair-sched: memcheck runs one thread at a time; round-robin turns keep the tests whose
 # threads wait for each other by spinning from crawling.

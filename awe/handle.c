@@ -20,14 +20,16 @@ enum
 /* An entry as it sits in the table's pool: one 64-byte slot, written only by the server. */
 struct handle_slot
 {
-    _Atomic uint64_t tag;                       /* live: type | slab generation << 16 (bits
+    awe_atomic_u64   tag;                       /* live: type | slab generation << 16 (bits
                                                    48-63 zero); anything else means free or
                                                    being written (0 while the server writes);
                                                    stored last, with release */
-    _Atomic uint64_t payload[PAYLOAD_WORDS];    /* immutable while the tag is live */
+    AWE_ALIGN8 awe_atomic_u64 payload[PAYLOAD_WORDS];  /* immutable while the tag is live */
 };
 
 _Static_assert( sizeof(struct handle_slot) == AWE_HANDLE_ENTRY_SIZE, "one slot per entry" );
+AWE_LAYOUT_SIZE( struct handle_slot, 64 );
+AWE_LAYOUT_OFFSET( struct handle_slot, payload, 8 );
 
 #define TAG_TYPE_MASK 0xffffull
 #define TAG_GEN_SHIFT 16

@@ -12,14 +12,15 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include "layout.h"
 #include "status.h"
 
 #define AWE_PROTOCOL_VERSION 4
 #define AWE_MAX_MESSAGE      (64 * 1024)     /* whole message, fixed + variable part */
 
-/* Field types: F(type, name) in the tables below; each maps to a C type and a trace format. */
+/* Field types: F(type, name) in the tables below; each maps to a C type and a trace format.
+ * awe_u64 (layout.h) is 8-aligned on i386 too, so the wire is the same for 32-bit clients. */
 typedef uint32_t awe_u32;
-typedef uint64_t awe_u64;
 typedef uint32_t awe_handle;      /* object handle, multiple of 4; 0xffffffff = current process */
 typedef uint32_t awe_access;      /* access mask */
 typedef uint32_t awe_pad;         /* must be zero */
@@ -54,8 +55,8 @@ struct awe_wire_run
 /* A run of consecutive PFN values as a caller passed them (valid or not). */
 struct awe_wire_pfn_run
 {
-    uint64_t first;
-    uint64_t count;
+    awe_u64  first;
+    awe_u64  count;
 };
 
 /* A privilege in adjust_privileges. */
@@ -70,12 +71,12 @@ struct awe_wire_process_status
 {
     uint32_t pid;
     uint32_t tag;
-    uint64_t frames_allocated;    /* owned frames */
-    uint64_t frames_quarantined;  /* freed by another process, waiting for the owner to unmap */
-    uint64_t frames_locked;       /* backed by locked memory */
-    uint64_t span_frames;         /* one past the highest frame it holds (memfd extent in use) */
-    uint64_t mapped_pages;        /* from the client's usage page (informational) */
-    uint64_t vmas;                /* from the client's usage page (informational) */
+    awe_u64  frames_allocated;    /* owned frames */
+    awe_u64  frames_quarantined;  /* freed by another process, waiting for the owner to unmap */
+    awe_u64  frames_locked;       /* backed by locked memory */
+    awe_u64  span_frames;         /* one past the highest frame it holds (memfd extent in use) */
+    awe_u64  mapped_pages;        /* from the client's usage page (informational) */
+    awe_u64  vmas;                /* from the client's usage page (informational) */
 };
 
 /* One AWE section in get_status, after the processes. */
@@ -85,11 +86,23 @@ struct awe_wire_section_status
     uint32_t tag;
     uint32_t unit;                /* frames per page: 1, or 512 for 2 MiB pages */
     uint32_t backing;             /* AWE_BACKING_* */
-    uint64_t frames_allocated;
-    uint64_t span_frames;
+    awe_u64  frames_allocated;
+    awe_u64  span_frames;
     uint32_t handles;             /* handles to it: the owner's, and one per bound region */
     uint32_t pad;
 };
+
+/* One layout on every ABI (layout.h). */
+AWE_LAYOUT_SIZE( struct awe_wire_run, 8 );
+AWE_LAYOUT_SIZE( struct awe_wire_pfn_run, 16 );
+AWE_LAYOUT_OFFSET( struct awe_wire_pfn_run, count, 8 );
+AWE_LAYOUT_SIZE( struct awe_wire_privilege, 8 );
+AWE_LAYOUT_SIZE( struct awe_wire_process_status, 56 );
+AWE_LAYOUT_OFFSET( struct awe_wire_process_status, frames_allocated, 8 );
+AWE_LAYOUT_OFFSET( struct awe_wire_process_status, vmas, 48 );
+AWE_LAYOUT_SIZE( struct awe_wire_section_status, 40 );
+AWE_LAYOUT_OFFSET( struct awe_wire_section_status, frames_allocated, 16 );
+AWE_LAYOUT_OFFSET( struct awe_wire_section_status, handles, 32 );
 
 /* How a pool's frames are backed. */
 #define AWE_BACKING_SMALL    0    /* 4 KiB frames of a plain memfd */
@@ -264,12 +277,25 @@ AWE_REQUESTS(AWE_STRUCTS)
 #undef AWE_STRUCTS
 #undef AWE_FIELD
 
-/* Every fixed part is a whole number of 8-byte words, so variable parts stay aligned. */
+AWE_LAYOUT_SIZE( struct awe_request_header, 8 );
+AWE_LAYOUT_SIZE( struct awe_reply_header, 8 );
+
+/* Every fixed part is a whole number of 8-byte words, so variable parts stay aligned; and it
+ * has no padding the compiler chose: its size is the sum of its fields' sizes.  With every
+ * 64-bit field an (8-aligned) awe_u64, that makes each field's offset the sum of the sizes
+ * before it on every ABI: a field order that would need padding on x86_64 fails the build of
+ * both, instead of giving i386 a different layout. */
+#define AWE_FIELD_SIZE(type, name) + sizeof(type)
 #define AWE_CHECK_SIZE(name) \
     _Static_assert( sizeof(struct name##_request) % 8 == 0, #name " request size" ); \
-    _Static_assert( sizeof(struct name##_reply) % 8 == 0, #name " reply size" );
+    _Static_assert( sizeof(struct name##_reply) % 8 == 0, #name " reply size" ); \
+    _Static_assert( sizeof(struct name##_request) == sizeof(struct awe_request_header) \
+                    AWE_REQ_##name(AWE_FIELD_SIZE), #name " request: no implicit padding" ); \
+    _Static_assert( sizeof(struct name##_reply) == sizeof(struct awe_reply_header) \
+                    AWE_REPLY_##name(AWE_FIELD_SIZE), #name " reply: no implicit padding" );
 AWE_REQUESTS(AWE_CHECK_SIZE)
 #undef AWE_CHECK_SIZE
+#undef AWE_FIELD_SIZE
 
 union awe_request_buffer
 {
@@ -302,12 +328,17 @@ struct awe_frame_table
 {
     _Atomic uint32_t notify_seq;  /* bumped when frames were taken away (a futex word) */
     uint32_t         pad;
-    _Atomic uint64_t owned;       /* frames owned, for status */
+    awe_atomic_u64   owned;       /* frames owned, for status */
     uint32_t         lock_gen;    /* generation of the AWE lock in the sync pool */
     uint32_t         pad2;
     uint8_t          reserved[4096 - 24];
-    _Atomic uint64_t bits[];      /* owned frames, bit i of word i / 64 */
+    AWE_ALIGN8 awe_atomic_u64 bits[];  /* owned frames, bit i of word i / 64 */
 };
+
+AWE_LAYOUT_OFFSET( struct awe_frame_table, owned, 8 );
+AWE_LAYOUT_OFFSET( struct awe_frame_table, lock_gen, 16 );
+AWE_LAYOUT_OFFSET( struct awe_frame_table, bits, 4096 );
+AWE_LAYOUT_SIZE( struct awe_frame_table, 4096 );
 
 static inline int awe_frame_table_test( const struct awe_frame_table *table, uint32_t index )
 {
@@ -319,8 +350,10 @@ static inline int awe_frame_table_test( const struct awe_frame_table *table, uin
  * to decide anything. */
 struct awe_usage
 {
-    _Atomic uint64_t mapped_pages;
-    _Atomic uint64_t vmas;
+    awe_atomic_u64 mapped_pages;
+    awe_atomic_u64 vmas;
 };
+
+AWE_LAYOUT_SIZE( struct awe_usage, 16 );
 
 #endif  /* __AWE_PROTOCOL_H */

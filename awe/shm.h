@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdatomic.h>
+#include "layout.h"
 
 /* Shared records are read with 64-bit atomic loads from PROT_READ mappings: they must be plain
  * loads, never a read-modify-write in disguise. */
@@ -224,6 +225,8 @@ struct awe_slab_geometry
     uint32_t flags;             /* AWE_SLAB_CLIENT_WRITABLE or 0 */
 };
 
+AWE_LAYOUT_SIZE( struct awe_slab_geometry, 16 );
+
 /* Creates a pool of slots of slot_size bytes (rounded up to AWE_SLAB_SLOT_ALIGN, at most one
  * block) that may grow to max_slots slots; flags is 0 or AWE_SLAB_CLIENT_WRITABLE.  The pool
  * starts empty and grows on demand.  Returns 0 and the pool in *ret, -EINVAL for a bad size,
@@ -307,13 +310,16 @@ extern void awe_slab_view_geometry( const struct awe_slab_view *view,
 /* A validated copy of a handle-table entry (also what the server publishes). */
 struct awe_handle_entry
 {
-    uint64_t object_id;         /* server's object id */
+    awe_u64  object_id;         /* server's object id */
     uint32_t type;              /* object type, 1..AWE_HANDLE_TYPE_MAX */
     uint32_t access;            /* granted access mask */
     uint32_t attributes;        /* handle attributes (inherit, protect from close) */
     uint32_t owner_pid;         /* process the object belongs to */
-    uint64_t data[4];           /* type-specific words (e.g. a slab index of the object's state) */
+    awe_u64  data[4];           /* type-specific words (e.g. a slab index of the object's state) */
 };
+
+AWE_LAYOUT_SIZE( struct awe_handle_entry, 56 );
+AWE_LAYOUT_OFFSET( struct awe_handle_entry, data, 24 );
 
 struct awe_handle_table;        /* server side, opaque */
 

@@ -46,7 +46,7 @@ struct awe_slab_view
     int              fd;            /* our duplicate of the pool descriptor */
     char            *base;          /* mapping of the whole reservation, beyond EOF included */
     size_t           map_size;      /* bytes mapped */
-    _Atomic uint64_t size;          /* file size last seen with fstat; only grows (the file is
+    awe_atomic_u64   size;          /* file size last seen with fstat; only grows (the file is
                                        sealed against shrinking), so any value read is safe */
 };
 

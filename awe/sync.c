@@ -122,14 +122,14 @@ static inline uint64_t hash_state( struct awe_sync_ref *ref, unsigned int flags,
 /* The memo holds whole words this reference computed or validated, each self-describing, so a
  * racing reader sees either a complete valid word or a mismatch; it is private memory and
  * only ever holds words hashed with this reference's key. */
-static inline uint64_t *memo_slot( struct awe_sync_ref *ref, unsigned int flags, uint32_t data )
+static inline awe_u64 *memo_slot( struct awe_sync_ref *ref, unsigned int flags, uint32_t data )
 {
     return &ref->memo[((data ^ (flags << 28)) * 0x9e3779b1u) >> (32 - 3)];
 }
 
 static inline uint64_t make_state( struct awe_sync_ref *ref, unsigned int flags, uint32_t data )
 {
-    uint64_t *slot = memo_slot( ref, flags, data );
+    awe_u64 *slot = memo_slot( ref, flags, data );
     /* relaxed: the memo entry is one self-checking word, nothing else is published with it */
     uint64_t w = __atomic_load_n( slot, __ATOMIC_RELAXED );
 
@@ -480,7 +480,8 @@ static int try_grab( struct awe_sync_ref *ref, uint64_t *w, uint32_t start, uint
 /* How long a word may stay LOCKED before it counts as forged.  A server transaction lasts a few
  * microseconds; a word that stays LOCKED for seconds was written by a client (the hash is no
  * secret), and waiting for it would be waiting for ever. */
-static int64_t locked_limit_ns = AWE_SYNC_LOCKED_LIMIT_NS;
+/* 8-aligned: read and written atomically, which on i386 needs it */
+static int64_t locked_limit_ns __attribute__((aligned(8))) = AWE_SYNC_LOCKED_LIMIT_NS;
 
 void awe_sync_set_locked_limit( int64_t ns )
 {

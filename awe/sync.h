@@ -30,6 +30,7 @@
 
 #include <stdint.h>
 #include <time.h>
+#include "layout.h"
 
 enum awe_sync_type
 {
@@ -53,12 +54,16 @@ enum awe_sync_type
 /* Options for awe_sync_set_options. */
 #define AWE_SYNC_NO_WAITV         0x1           /* do not use futex_waitv: wait-any goes to the hook */
 
-/* One object in shared memory.  The slab hands out 16-byte, 8-aligned slots. */
+/* One object in shared memory.  The slab hands out 16-byte, 16-aligned slots; the words are
+ * 8-aligned on i386 too, so 32-bit clients share them (and their atomics stay lock-free). */
 struct awe_sync_shm
 {
-    uint64_t state;                 /* data (bits 0-31) | hash (32-59) | flags (60-63) */
-    uint64_t aux;                   /* mutex: recursion count and its check, written by the owner */
+    awe_u64  state;                 /* data (bits 0-31) | hash (32-59) | flags (60-63) */
+    awe_u64  aux;                   /* mutex: recursion count and its check, written by the owner */
 };
+
+AWE_LAYOUT_SIZE( struct awe_sync_shm, 16 );
+AWE_LAYOUT_OFFSET( struct awe_sync_shm, aux, 8 );
 
 #define AWE_SYNC_MEMO             8             /* words remembered by a reference */
 
@@ -67,7 +72,8 @@ struct awe_sync_shm
  * wrote, so that the fast paths compare words instead of hashing them and CAS without reading
  * first.  Private memory, built by awe_sync_ref_init; operations update only the memo and
  * the hint (atomically), so threads may share one reference.  A copy is an independent
- * reference to the same object. */
+ * reference to the same object.  The words threads share are awe_u64, so that their atomic
+ * accesses stay atomic on i386 too. */
 struct awe_sync_ref
 {
     struct awe_sync_shm *shm;       /* the object's shared words */
@@ -79,8 +85,8 @@ struct awe_sync_ref
     uint32_t             aux_key;   /* check pattern of the mutex recursion word */
     uint64_t             free_word; /* mutex: the state word when free with no flags */
     uint32_t             key[16];   /* FNV-1a state after (id, gen, flags), for each flags value */
-    uint64_t             hint;      /* the last word this reference wrote: the next CAS expects it */
-    uint64_t             memo[AWE_SYNC_MEMO];  /* valid words of this object, by data and flags */
+    awe_u64              hint;      /* the last word this reference wrote: the next CAS expects it */
+    awe_u64              memo[AWE_SYNC_MEMO];  /* valid words of this object, by data and flags */
 };
 
 /* What awe_sync_query reports. */

@@ -17,7 +17,7 @@ static int32_t server_handle( uintptr_t handle, uint32_t *process, int *close )
 {
     *close = 0;
     if (handle == (uintptr_t)-1) *process = AWE_CURRENT_PROCESS;
-    else if (handle >> 32 || !handle) return STATUS_INVALID_HANDLE;
+    else if ((uint64_t)handle >> 32 || !handle) return STATUS_INVALID_HANDLE;
     else *process = (uint32_t)handle;
     return STATUS_SUCCESS;
 }

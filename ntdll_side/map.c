@@ -7,6 +7,11 @@
 
 struct awe_map_syscalls awe_map_syscalls = { mmap, mprotect };
 
+/* A frame memfd is 2^index_bits pages (8 GiB by default): a 32-bit build needs a 64-bit off_t
+ * (_FILE_OFFSET_BITS=64, which the Makefile sets) for the offsets here and for the fstat that
+ * checks the memfd's size at init_process. */
+_Static_assert( sizeof(off_t) == 8, "frames lie beyond 2 GiB: build with _FILE_OFFSET_BITS=64" );
+
 /* Unmapped AWE pages are an anonymous, inaccessible, uncharged reservation: a touch faults,
  * and neighbouring unmapped pages merge into one VMA. */
 #define RESERVE_PROT  PROT_NONE

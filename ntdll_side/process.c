@@ -49,7 +49,7 @@ HANDLE WINAPI OpenProcess( DWORD access, BOOL inherit, DWORD pid )
 BOOL WINAPI CloseHandle( HANDLE handle )
 {
     if (handle == NtCurrentProcess()) return TRUE;
-    if ((uintptr_t)handle >> 32 || !handle) return awe_set_ntstatus( STATUS_INVALID_HANDLE );
+    if ((uint64_t)(uintptr_t)handle >> 32 || !handle) return awe_set_ntstatus( STATUS_INVALID_HANDLE );
     return awe_set_ntstatus( awe_engine_close( (uint32_t)(uintptr_t)handle ) );
 }
 
@@ -61,7 +61,7 @@ BOOL WINAPI OpenProcessToken( HANDLE process, DWORD access, PHANDLE token )
 
     if (process != NtCurrentProcess())
     {
-        if ((uintptr_t)process >> 32) return awe_set_ntstatus( STATUS_INVALID_HANDLE );
+        if ((uint64_t)(uintptr_t)process >> 32) return awe_set_ntstatus( STATUS_INVALID_HANDLE );
         handle = (uint32_t)(uintptr_t)process;
     }
     if (!(status = awe_client_attach()))
@@ -120,7 +120,7 @@ BOOL WINAPI AdjustTokenPrivileges( HANDLE token, BOOL disable_all, PTOKEN_PRIVIL
     uint32_t not_all = 0;
     NTSTATUS status;
 
-    if ((uintptr_t)token >> 32 || !token) return awe_set_ntstatus( STATUS_INVALID_HANDLE );
+    if ((uint64_t)(uintptr_t)token >> 32 || !token) return awe_set_ntstatus( STATUS_INVALID_HANDLE );
     if (!disable_all)
     {
         if (!privs) return awe_set_ntstatus( STATUS_INVALID_PARAMETER );

@@ -865,7 +865,7 @@ NTSTATUS NTAPI NtAllocateVirtualMemoryEx( HANDLE process, PVOID *addr_ptr, PSIZE
     {
         if (!(type & MEM_PHYSICAL)) return STATUS_INVALID_PARAMETER;
         /* this host's handles are the server's: 32 bits */
-        if (section >> 32 || section == (uintptr_t)NtCurrentProcess()) return STATUS_INVALID_HANDLE;
+        if ((uint64_t)section >> 32 || section == (uintptr_t)NtCurrentProcess()) return STATUS_INVALID_HANDLE;
     }
     return allocate_virtual( process, addr_ptr, 0, size_ptr, type, protect, (uint32_t)section );
 }

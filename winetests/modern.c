@@ -263,6 +263,23 @@ out:
     release_region( awe );
 }
 
+/* X05, 3.7: the read-only marker is the top bit of a ULONG_PTR, bit 31 in a 32-bit (WoW64)
+ * process and bit 63 in a 64-bit one, so no PFN has it: a 32-bit process's PFNs are below
+ * 2^31, a fortiori 2^32.  test_map_readonly maps with that bit in whichever process runs it. */
+static void test_pfn_width(void)
+{
+    ULONG_PTR pfn[64], i, bad = 0;
+
+    NEED_PRIVILEGE();
+    ok( (ULONG64)TOP_BIT == (sizeof(ULONG_PTR) == 4 ? 0x80000000ull : 0x8000000000000000ull),
+        "top bit %#llx\n", (unsigned long long)TOP_BIT );
+    if (!alloc_frames( pfn, 64 )) return;
+    for (i = 0; i < 64; i++) if (pfn[i] & TOP_BIT) bad++;
+    ok( !bad, "%lu-bit process: %lu PFNs out of range, the first %#llx\n",
+        (unsigned long)sizeof(ULONG_PTR) * 8, (unsigned long)bad, (unsigned long long)pfn[0] );
+    free_frames( pfn, 64 );
+}
+
 /* ---- AWE sections (awe-spec.md 2.1 step 6, 2.5, 3.3; group X) ----------------------------- */
 
 #define LARGE_PAGE 0x200000
@@ -446,7 +463,7 @@ static void test_section_views(void)
         *(volatile ULONG_PTR *)view1 = STAMP(7);
         ok( read_word( view2 + 3 * PAGE ) == STAMP(7), "X02: the write does not show in view2\n" );
         ok( read_word( view1 + 5 * PAGE ) == STAMP(7), "X02: the write does not show at view1+5P\n" );
-        *(volatile ULONG_PTR *)(view2 + 3 * PAGE + 8) = STAMP(8);
+        ((volatile ULONG_PTR *)(view2 + 3 * PAGE))[1] = STAMP(8);
         ok( ((volatile ULONG_PTR *)view1)[1] == STAMP(8), "X02: a write through view2 does not show\n" );
         ok( page_protect( view2 + 3 * PAGE ) == PAGE_READWRITE, "X02: protect %#lx\n",
             (unsigned long)page_protect( view2 + 3 * PAGE ) );
@@ -887,6 +904,7 @@ START_TEST(modern)
     have_privilege = set_lock_privilege( TRUE );
     test_allocate2();
     test_map_readonly();
+    test_pfn_width();
     test_section_allocate();
     test_section_views();
     test_section_lifetime();

@@ -40,10 +40,14 @@ struct heap
     char      *view[VIEWS];
 };
 
-/* The word at word w of granule g, as the test writes it in round r. */
+/* The word at word w of granule g, as the test writes it in round r.  A 32-bit word keeps the
+ * seed by folding the high half of the 64-bit pattern into the low one. */
 static ULONG_PTR pattern( ULONG_PTR g, ULONG_PTR w, ULONG_PTR r )
 {
-    return ((ULONG_PTR)0x5eed << 32 | g << 24 | r << 16) ^ w;
+    ULONG64 v = ((ULONG64)0x5eed << 32 | (ULONG64)g << 24 | (ULONG64)r << 16) ^ w;
+
+    if (sizeof(ULONG_PTR) < sizeof(v)) v ^= v >> 32;
+    return (ULONG_PTR)v;
 }
 
 /* Writes one word per 4 KiB page of granule g through view v. */
