@@ -205,6 +205,62 @@ START_TEST(test_forged_shared_memory)
 }
 END_TEST
 
+/* A Free answered late (its owner never acknowledges) to a caller that shut its receiving end:
+ * the reply cannot be sent, so the server shuts the caller's connection and drops it, as after
+ * any failed reply, rather than keep a client it can no longer answer. */
+START_TEST(test_late_answer_undeliverable)
+{
+    union { union awe_reply_buffer reply; char bytes[AWE_MAX_MESSAGE]; } buf;
+    struct init_process_reply init;
+    struct open_process_request open = { .header = { AWE_REQ_open_process, sizeof(open) },
+                                         .access = AWE_PROCESS_VM_OPERATION };
+    struct allocate_pages_request alloc = { .header = { AWE_REQ_allocate_pages, sizeof(alloc) },
+                                            .count = 4 };
+    struct { struct free_pages_request req; struct awe_wire_pfn_run run; } free_req =
+        { .req = { .header = { AWE_REQ_free_pages, sizeof(free_req) } } };
+    struct get_status_request status_req = { .header = { AWE_REQ_get_status, sizeof(status_req) } };
+    const struct awe_wire_run *run = (const void *)(&buf.reply.allocate_pages + 1);
+    struct forger f;
+    int fd, fds[5], status, i;
+    pid_t pid;
+    char c;
+
+    ck_assert_int_eq( pipe( f.ready ), 0 );
+    ck_assert_int_eq( pipe( f.done ), 0 );
+    ck_assert_int_ge( pid = fork(), 0 );
+    if (!pid) _exit( forger_main( &f ) );
+    ck_assert_int_eq( read( f.ready[0], &c, 1 ), 1 );
+
+    fd = raw_connect();
+    ck_assert_int_eq( raw_init( fd, &init, fds ), STATUS_SUCCESS );
+    enable_privilege( fd );
+    open.pid = (uint32_t)pid;
+    ck_assert_int_eq( raw_request( fd, &open, sizeof(open), &buf, sizeof(buf) ), STATUS_SUCCESS );
+    alloc.process = free_req.req.process = buf.reply.open_process.handle;
+    ck_assert_int_eq( raw_request( fd, &alloc, sizeof(alloc), &buf, sizeof(buf) ), STATUS_SUCCESS );
+    ck_assert_uint_eq( run->count, 4 );
+    free_req.run.first = (uint64_t)buf.reply.allocate_pages.tag << AWE_PFN_DEFAULT_INDEX_BITS | run->start;
+    free_req.run.count = 4;
+    ck_assert_int_eq( send( fd, &free_req, sizeof(free_req), MSG_NOSIGNAL ), sizeof(free_req) );
+    ck_assert_int_eq( shutdown( fd, SHUT_RD ), 0 );
+
+    /* the answer goes out after the acknowledgement timeout (2 s), fails, and the caller goes */
+    ck_assert_uint_eq( server_status( NULL, 0 ), 2 );
+    for (i = 0; i < 1000 && server_status( NULL, 0 ) != 1; i++) sleep_ms( 10 );
+    ck_assert_uint_eq( server_status( NULL, 0 ), 1 );
+    ck_assert_int_eq( send( fd, &status_req, sizeof(status_req), MSG_NOSIGNAL ), -1 );
+    ck_assert_int_eq( errno, EPIPE );
+    check_served();
+
+    ck_assert_int_eq( write( f.done[1], "x", 1 ), 1 );
+    ck_assert_int_eq( waitpid( pid, &status, 0 ), pid );
+    ck_assert_msg( WIFEXITED( status ) && !WEXITSTATUS( status ), "forger: %#x", status );
+    close_fds( fds, 5 );
+    close( fd );
+    close( f.ready[0] ); close( f.ready[1] ); close( f.done[0] ); close( f.done[1] );
+}
+END_TEST
+
 /* Every seal the server relies on is in place and sealed, so no descriptor a client gets lets
  * it change a size or a seal; what it can still do to its own frames (punch them out) harms
  * only itself, and the server's accounting stays right. */
@@ -482,6 +538,7 @@ AWE_DEFINE_SUITE(hostile)
     tcase_add_checked_fixture( limits, setup, teardown );
     tcase_add_checked_fixture( lifecycle, setup, teardown );
     tcase_add_test( shm, test_forged_shared_memory );
+    tcase_add_test( shm, test_late_answer_undeliverable );
     tcase_add_test( shm, test_descriptor_seals );
     tcase_add_test( shm, test_token_needs_query_access );
     tcase_add_test( limits, test_out_of_descriptors );
